@@ -1,0 +1,131 @@
+#pragma once
+// The client engine behind libbenchfs: one UCX worker, one persistent
+// endpoint per server (opened lazily or all at start with prewarm), client
+// registration, RPCs with deadlines, reconnect on CONNECTION_CLOSE or
+// endpoint errors. Thread safe: one mutex guards the worker and the state;
+// a waiting thread progresses the worker for everyone.
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "benchfs/core/status.hpp"
+#include "benchfs/net/codec.hpp"
+#include "benchfs/net/poll.hpp"
+#include "benchfs/net/ucx.hpp"
+#include "benchfs/registry/server_list.hpp"
+
+namespace benchfs::client {
+
+struct ClientOptions {
+  std::string registry;              ///< directory of server_list.txt
+  std::string client_id;             ///< empty: "<host>:<pid>:<n>"
+  bool prewarm = false;              ///< connect to every server at start
+  uint64_t rpc_timeout_ms = 10'000;  ///< no call waits longer than this
+  uint64_t wait_ready_ms = 30'000;   ///< how long start waits for the registry to become ready
+  net::PollMode poll = net::PollMode::kAdaptive;
+  uint64_t spin_ns = 20'000;  ///< adaptive: spin this long before sleeping
+  /// Secret to present instead of the registry's (tests of rejection only).
+  uint64_t secret_override = 0;
+};
+
+struct ClientStats {
+  uint64_t rpcs = 0;
+  uint64_t timeouts = 0;
+  uint64_t connects = 0;
+  uint64_t reconnects = 0;
+  uint64_t retries = 0;
+  uint64_t close_notifications = 0;
+  uint64_t endpoint_errors = 0;
+  uint64_t stray_replies = 0;
+};
+
+/// Fills defaults from the environment: BENCHFS_REGISTRY, BENCHFS_CLIENT_ID,
+/// BENCHFS_RPC_TIMEOUT_MS, BENCHFS_POLL, BENCHFS_SPIN_US.
+ClientOptions options_from_env();
+
+class Client {
+ public:
+  /// Waits for the registry, reads it and sets up UCX (and connects to every
+  /// server with prewarm).
+  static Result<std::unique_ptr<Client>> create(const ClientOptions& opts);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  [[nodiscard]] uint32_t server_count() const { return static_cast<uint32_t>(list_.servers.size()); }
+  [[nodiscard]] uint64_t chunk_size() const { return list_.info.chunk_size; }
+  [[nodiscard]] const std::string& client_id() const { return opts_.client_id; }
+  [[nodiscard]] const registry::ServerList& servers() const { return list_; }
+
+  /// Sends `len` bytes to server `server` and receives them back into `echo`
+  /// (may be null). EINVAL for a bad server index or a size over 4 MiB,
+  /// EIO if the echo differs in length, ETIMEDOUT, ECONNREFUSED, ...
+  Status ping(uint32_t server, const void* payload, size_t len, void* echo);
+  /// Asks server `server` to shut down.
+  Status shutdown_server(uint32_t server);
+  /// Connects and registers with every server not yet connected.
+  Status connect_all();
+  /// Progress thread of server `server` serving this client, or -1.
+  int server_thread(uint32_t server);
+
+  /// One RPC: sends req (with send_data as its AM data) and waits for the
+  /// reply; reply data lands in recv_buf (at most recv_cap bytes). Retried
+  /// once after a reconnect when `idempotent`.
+  Result<wire::Reply> call(uint32_t server, wire::Request& req, const void* send_data, size_t send_len,
+                           void* recv_buf, size_t recv_cap, bool idempotent);
+
+  [[nodiscard]] ClientStats stats() const;
+
+ private:
+  struct Conn;
+  struct Pending;
+  explicit Client(const ClientOptions& opts);
+  Status init();
+
+  Status ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
+  void start_connect(Conn& c);
+  Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager);
+  Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns);
+  void abandon(std::unique_lock<std::mutex>& lock, Pending& p);
+  void mark_broken(Conn& c, int err, const char* why);
+  void progress_until_idle();
+  /// Another thread may sleep on the worker's fd while this one completed
+  /// its call: wake it.
+  void wake_sleepers() {
+    if (sleepers_ > 0) worker_->signal();
+  }
+  Result<wire::Reply> call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
+                                const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
+                                uint64_t deadline_ns);
+
+  ucs_status_t on_reply(const void* header, size_t header_len, void* data, size_t len,
+                        const ucp_am_recv_param_t* param);
+  ucs_status_t on_notify(const void* header, size_t header_len);
+  static ucs_status_t reply_cb(void* arg, const void* header, size_t header_len, void* data, size_t len,
+                               const ucp_am_recv_param_t* param);
+  static ucs_status_t notify_cb(void* arg, const void* header, size_t header_len, void* data, size_t len,
+                                const ucp_am_recv_param_t* param);
+  static void ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status);
+  static void recv_done_cb(void* request, ucs_status_t status, size_t length, void* user_data);
+
+  ClientOptions opts_;
+  registry::ServerList list_;
+  uint64_t secret_ = 0;
+  std::vector<net::SockAddr> addrs_;
+
+  mutable std::mutex mu_;
+  std::unique_ptr<net::Context> ctx_;
+  std::unique_ptr<net::Worker> worker_;
+  std::vector<std::unique_ptr<Conn>> conns_;
+  std::unordered_map<uint64_t, Pending*> pending_;
+  std::vector<ucs_status_ptr_t> closing_;
+  uint64_t next_request_id_ = 1;
+  int sleepers_ = 0;  ///< threads sleeping on the worker's event fd
+  ClientStats stats_;
+};
+
+}  // namespace benchfs::client

@@ -1,0 +1,554 @@
+#include "benchfs/client/engine.hpp"
+
+#include <poll.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#include "benchfs/core/clock.hpp"
+#include "benchfs/core/units.hpp"
+
+namespace benchfs::client {
+
+namespace {
+
+constexpr uint64_t kMs = 1'000'000ULL;
+constexpr uint64_t kCloseBoundNs = 2000 * kMs;
+constexpr uint64_t kAbandonBoundNs = 1000 * kMs;
+constexpr int kMaxSleepMs = 50;
+
+std::atomic<uint64_t> g_instances{0};
+
+std::string default_client_id() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(g_instances.fetch_add(1));
+}
+
+bool is_connection_error(int err) {
+  return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED || err == ESHUTDOWN;
+}
+
+inline void cpu_relax() { __builtin_ia32_pause(); }
+
+}  // namespace
+
+struct Client::Pending {
+  uint64_t id = 0;
+  Conn* conn = nullptr;
+  uint64_t epoch = 0;
+  wire::Op op{};
+  bool done = false;
+  int err = 0;  ///< positive errno for a local failure (the reply status is in reply)
+  std::string err_msg;
+  wire::Reply reply;
+  void* recv_buf = nullptr;
+  size_t recv_cap = 0;
+  size_t recv_len = 0;
+  ucs_status_ptr_t send_req = nullptr;
+  ucs_status_ptr_t recv_req = nullptr;
+  wire::Encoded hdr;           ///< lives until the send completes
+  std::vector<std::byte> var;  ///< variable fields of metadata ops
+  [[nodiscard]] bool finished() const { return done && send_req == nullptr && recv_req == nullptr; }
+};
+
+struct Client::Conn {
+  Client* owner = nullptr;
+  uint32_t index = 0;
+  net::Endpoint ep;
+  enum class State { kDown, kRegistering, kUp } state = State::kDown;
+  bool needs_close = false;
+  bool ever_connected = false;
+  uint64_t session = 0;
+  int thread = -1;
+  uint64_t epoch = 0;
+  std::shared_ptr<Pending> reg;  ///< registration in flight
+};
+
+ClientOptions options_from_env() {
+  ClientOptions o;
+  if (const char* v = std::getenv("BENCHFS_REGISTRY")) o.registry = v;
+  if (const char* v = std::getenv("BENCHFS_CLIENT_ID")) o.client_id = v;
+  if (const char* v = std::getenv("BENCHFS_RPC_TIMEOUT_MS"))
+    if (auto n = parse_u64(v); n && *n > 0) o.rpc_timeout_ms = *n;
+  if (const char* v = std::getenv("BENCHFS_POLL"))
+    if (auto m = net::parse_poll_mode(v)) o.poll = *m;
+  if (const char* v = std::getenv("BENCHFS_SPIN_US"))
+    if (auto n = parse_u64(v)) o.spin_ns = *n * 1000;
+  return o;
+}
+
+Client::Client(const ClientOptions& opts) : opts_(opts) {
+  if (opts_.client_id.empty()) opts_.client_id = default_client_id();
+}
+
+Result<std::unique_ptr<Client>> Client::create(const ClientOptions& opts) {
+  if (opts.registry.empty()) return Status(EINVAL, "no registry directory given (set BENCHFS_REGISTRY)");
+  if (opts.client_id.size() > wire::kMaxClientId) return Status(EINVAL, "client id longer than 256 bytes");
+  if (opts.rpc_timeout_ms == 0) return Status(EINVAL, "rpc timeout must be positive");
+  std::unique_ptr<Client> c(new Client(opts));
+  if (auto st = c->init(); !st) return st;
+  return c;
+}
+
+Status Client::init() {
+  auto list = registry::wait_for_servers(opts_.registry, Deadline::after_ms(opts_.wait_ready_ms));
+  if (!list) return list.status();
+  list_ = std::move(*list);
+  secret_ = opts_.secret_override != 0 ? opts_.secret_override : list_.info.secret;
+  for (const auto& s : list_.servers) {
+    auto a = net::resolve(s.host, s.port);
+    if (!a)
+      return Status(a.status().err(), "server node_" + std::to_string(s.node) + ": " + a.status().message());
+    addrs_.push_back(*a);
+  }
+  try {
+    ctx_ = std::make_unique<net::Context>();
+    // One mutex serializes every use of the worker, so SINGLE mode is enough.
+    worker_ = std::make_unique<net::Worker>(*ctx_, UCS_THREAD_MODE_SINGLE, "benchfs-client");
+    worker_->set_am_handler(wire::kAmReply, &Client::reply_cb, this);
+    worker_->set_am_handler(wire::kAmNotify, &Client::notify_cb, this);
+  } catch (const Error& e) {
+    return e.status();
+  }
+  for (uint32_t i = 0; i < list_.servers.size(); ++i) {
+    auto c = std::make_unique<Conn>();
+    c->owner = this;
+    c->index = i;
+    conns_.push_back(std::move(c));
+  }
+  if (opts_.prewarm) return connect_all();
+  return Status();
+}
+
+Client::~Client() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!worker_) return;
+  for (auto& c : conns_) {
+    ucs_status_ptr_t r = c->ep.close_nb();
+    if (r != nullptr) closing_.push_back(r);
+    c->state = Conn::State::kDown;
+  }
+  const uint64_t deadline = now_ns() + kCloseBoundNs;
+  while (!closing_.empty() && now_ns() < deadline) {
+    progress_until_idle();
+    if (closing_.empty()) break;
+    if (worker_->arm()) {
+      pollfd p{worker_->event_fd(), POLLIN, 0};
+      ::poll(&p, 1, 5);
+    }
+  }
+  for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
+  closing_.clear();
+  conns_.clear();
+  worker_.reset();
+  ctx_.reset();
+}
+
+// ------------------------------------------------------------- connecting
+
+void Client::start_connect(Conn& c) {
+  ++c.epoch;
+  if (c.ep) {
+    ucs_status_ptr_t r = c.ep.close_nb();
+    if (r != nullptr) closing_.push_back(r);
+  }
+  c.needs_close = false;
+  c.session = 0;
+  c.thread = -1;
+  auto reg = std::make_shared<Pending>();
+  c.reg = reg;
+  auto ep = net::Endpoint::connect(*worker_, addrs_[c.index], &Client::ep_error_cb, &c);
+  if (!ep) {
+    reg->done = true;
+    reg->err = ep.status().err();
+    reg->err_msg = ep.status().message();
+    c.state = Conn::State::kDown;
+    return;
+  }
+  c.ep = std::move(*ep);
+  c.state = Conn::State::kRegistering;
+  if (c.ever_connected) ++stats_.reconnects;
+  ++stats_.connects;
+  wire::Request req;
+  req.op = wire::Op::kRegisterClient;
+  req.secret = secret_;
+  req.client_id = opts_.client_id;
+  if (auto st = post(c, *reg, req, nullptr, 0, true); !st) {
+    reg->done = true;
+    reg->err = st.err();
+    reg->err_msg = st.message();
+  }
+}
+
+Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns) {
+  if (c.state == Conn::State::kUp) return Status();
+  if (c.state == Conn::State::kDown) start_connect(c);
+  std::shared_ptr<Pending> reg = c.reg;
+  const std::string where =
+      "server node_" + std::to_string(c.index) + " (" + addrs_[c.index].to_string() + ")";
+  Status st = wait(lock, *reg, deadline_ns);
+  if (c.reg != reg) {
+    // Another thread finished (or restarted) this registration meanwhile.
+    return c.state == Conn::State::kUp ? Status() : Status(ENOTCONN, "cannot connect to " + where);
+  }
+  c.reg.reset();
+  if (!st) {
+    abandon(lock, *reg);
+    mark_broken(c, st.err(), "registration timed out");
+    return Status(st.err(), "connecting to " + where + ": " + st.message());
+  }
+  if (reg->err != 0) {
+    mark_broken(c, reg->err, "registration failed");
+    return Status(reg->err, "connecting to " + where + (reg->err_msg.empty() ? "" : ": " + reg->err_msg));
+  }
+  if (reg->reply.status != 0) {
+    mark_broken(c, -reg->reply.status, "registration rejected");
+    if (reg->reply.status == -EACCES)
+      return Status(EACCES,
+                    where + " rejected this client: wrong job secret (is the registry from another job?)");
+    return Status(-reg->reply.status, "registering with " + where);
+  }
+  c.session = reg->reply.session;
+  c.thread = static_cast<int>(reg->reply.thread);
+  c.state = Conn::State::kUp;
+  c.ever_connected = true;
+  return Status();
+}
+
+Status Client::connect_all() {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
+  for (auto& c : conns_)
+    if (c->state == Conn::State::kDown) start_connect(*c);  // all in flight at once
+  for (auto& c : conns_)
+    if (auto st = ensure_connected(lock, *c, deadline); !st) return st;
+  return Status();
+}
+
+int Client::server_thread(uint32_t server) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server >= conns_.size() || conns_[server]->state != Conn::State::kUp) return -1;
+  return conns_[server]->thread;
+}
+
+void Client::mark_broken(Conn& c, int err, const char* why) {
+  if (c.state == Conn::State::kDown && !c.ep) return;
+  spdlog::debug("client {}: connection to node_{} lost ({}: {})", opts_.client_id, c.index, why,
+                std::strerror(err));
+  c.state = Conn::State::kDown;
+  c.needs_close = true;
+  wake_sleepers();
+  for (auto& [id, p] : pending_) {
+    if (p->conn == &c && p->epoch == c.epoch && !p->done) {
+      p->done = true;
+      p->err = err;
+      p->err_msg = why;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ RPCs
+
+Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager) {
+  p.id = next_request_id_++;
+  p.conn = &c;
+  p.epoch = c.epoch;
+  p.op = req.op;
+  wire::Request r = req;
+  r.request_id = p.id;
+  r.session = c.session;
+  p.hdr = wire::encode_request_header(r);
+  if (const size_t var = wire::request_var_size(r); var > 0) {
+    p.var.resize(var);
+    wire::encode_request_var(r, p.var.data());
+    data = p.var.data();
+    len = var;
+  }
+  ucp_request_param_t prm{};
+  prm.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+  prm.flags = UCP_AM_SEND_FLAG_REPLY | (eager ? UCP_AM_SEND_FLAG_EAGER : 0);
+  ucs_status_ptr_t s =
+      ucp_am_send_nbx(c.ep.get(), wire::kAmRequest, p.hdr.data(), p.hdr.size, data, len, &prm);
+  if (UCS_PTR_IS_ERR(s)) return net::ucs_to_status(UCS_PTR_STATUS(s), "send");
+  p.send_req = s;
+  pending_.emplace(p.id, &p);
+  ++stats_.rpcs;
+  return Status();
+}
+
+void Client::progress_until_idle() {
+  while (worker_->progress() != 0) {
+  }
+  for (auto& c : conns_) {
+    if (c->needs_close) {
+      c->needs_close = false;
+      ucs_status_ptr_t r = c->ep.close_nb();
+      if (r != nullptr) closing_.push_back(r);
+    }
+  }
+  for (size_t i = 0; i < closing_.size();) {
+    if (ucp_request_check_status(closing_[i]) != UCS_INPROGRESS) {
+      ucp_request_free(closing_[i]);
+      closing_[i] = closing_.back();
+      closing_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns) {
+  uint64_t idle_since = 0;
+  for (;;) {
+    const unsigned events = worker_->progress();
+    progress_until_idle();
+    if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
+      const ucs_status_t s = ucp_request_check_status(p.send_req);
+      ucp_request_free(p.send_req);
+      p.send_req = nullptr;
+      if (s != UCS_OK && !p.done) {
+        p.done = true;
+        p.err = net::ucs_to_errno(s);
+        p.err_msg = ucs_status_string(s);
+        pending_.erase(p.id);
+      }
+    }
+    if (p.finished()) return Status();
+    const uint64_t now = now_ns();
+    if (now >= deadline_ns)
+      return Status(ETIMEDOUT, "no reply within " + std::to_string(opts_.rpc_timeout_ms) + " ms");
+    if (events > 0) idle_since = 0;
+    if (opts_.poll == net::PollMode::kBusy) {
+      lock.unlock();
+      cpu_relax();
+      lock.lock();
+      continue;
+    }
+    if (idle_since == 0) idle_since = now;
+    if (opts_.poll == net::PollMode::kAdaptive && now - idle_since < opts_.spin_ns) {
+      lock.unlock();  // let other threads in between passes
+      cpu_relax();
+      lock.lock();
+      continue;
+    }
+    if (!worker_->arm()) continue;
+    const int fd = worker_->event_fd();
+    const int ms = static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs));
+    ++sleepers_;
+    lock.unlock();
+    pollfd pfd{fd, POLLIN, 0};
+    ::poll(&pfd, 1, ms);
+    lock.lock();
+    --sleepers_;
+    idle_since = 0;
+  }
+}
+
+void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
+  (void)lock;
+  pending_.erase(p.id);
+  if (p.recv_req != nullptr) ucp_request_cancel(worker_->get(), p.recv_req);
+  if (p.send_req != nullptr) ucp_request_cancel(worker_->get(), p.send_req);
+  // The caller's buffers must be out of UCX's hands before we return.
+  const uint64_t deadline = now_ns() + kAbandonBoundNs;
+  while ((p.recv_req != nullptr || p.send_req != nullptr) && now_ns() < deadline) {
+    progress_until_idle();
+    if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
+      ucp_request_free(p.send_req);
+      p.send_req = nullptr;
+    }
+  }
+  if (p.send_req != nullptr) {
+    ucp_request_free(p.send_req);
+    p.send_req = nullptr;
+  }
+  if (p.recv_req != nullptr) {
+    spdlog::warn("client {}: a cancelled receive did not finish within 1 s", opts_.client_id);
+    ucp_request_free(p.recv_req);
+    p.recv_req = nullptr;
+  }
+}
+
+Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
+                                      const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
+                                      uint64_t deadline_ns) {
+  Pending p;
+  p.recv_buf = recv_buf;
+  p.recv_cap = recv_cap;
+  const bool eager = wire::request_var_size(req) > 0;
+  if (auto st = post(c, p, req, send_data, send_len, eager); !st) {
+    mark_broken(c, st.err(), "send failed");
+    return st;
+  }
+  Status st = wait(lock, p, deadline_ns);
+  if (!st) {
+    ++stats_.timeouts;
+    abandon(lock, p);
+    // An unresponsive server: start afresh next time.
+    mark_broken(c, ETIMEDOUT, "request timed out");
+    return Status(ETIMEDOUT, std::string(wire::op_name(req.op)) + " to node_" + std::to_string(c.index) +
+                                 ": " + st.message());
+  }
+  if (p.err != 0) return Status(p.err, std::string(wire::op_name(req.op)) + ": " + p.err_msg);
+  if (p.recv_len != 0 && p.reply.length != p.recv_len &&
+      (p.op == wire::Op::kPing || p.op == wire::Op::kReadChunk))
+    return Status(EPROTO, "reply data length does not match its header");
+  return p.reply;
+}
+
+Result<wire::Reply> Client::call(uint32_t server, wire::Request& req, const void* send_data, size_t send_len,
+                                 void* recv_buf, size_t recv_cap, bool idempotent) {
+  if (server >= conns_.size()) return Status(EINVAL, "no server " + std::to_string(server));
+  std::unique_lock<std::mutex> lock(mu_);
+  Conn& c = *conns_[server];
+  const uint64_t deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
+  for (int attempt = 0;; ++attempt) {
+    if (auto st = ensure_connected(lock, c, deadline); !st) return st;
+    auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline);
+    const bool lost = (!r && is_connection_error(r.status().err())) || (r && r->status == -ENOTCONN);
+    if (lost) {
+      mark_broken(c, ENOTCONN, "connection closed by the server");
+      if (idempotent && attempt == 0) {
+        ++stats_.retries;
+        continue;
+      }
+    }
+    return r;
+  }
+}
+
+Status Client::ping(uint32_t server, const void* payload, size_t len, void* echo) {
+  if (server >= conns_.size()) return Status(EINVAL, "no server " + std::to_string(server));
+  if (len > wire::kMaxPingPayload) return Status(EINVAL, "ping payload over 4 MiB");
+  if (len > 0 && payload == nullptr) return Status(EINVAL, "null ping payload");
+  thread_local std::vector<std::byte> scratch;
+  void* dst = echo;
+  if (dst == nullptr && len > 0) {
+    scratch.resize(len);
+    dst = scratch.data();
+  }
+  wire::Request req;
+  req.op = wire::Op::kPing;
+  req.length = len;
+  auto r = call(server, req, payload, len, dst, len, /*idempotent=*/true);
+  if (!r) return r.status();
+  if (r->status != 0) return Status(-r->status, "ping refused by node_" + std::to_string(server));
+  if (r->length != len) return Status(EIO, "ping echo has the wrong length");
+  return Status();
+}
+
+Status Client::shutdown_server(uint32_t server) {
+  wire::Request req;
+  req.op = wire::Op::kShutdown;
+  auto r = call(server, req, nullptr, 0, nullptr, 0, /*idempotent=*/false);
+  if (!r) return r.status();
+  if (r->status != 0) return Status(-r->status, "shutdown refused by node_" + std::to_string(server));
+  return Status();
+}
+
+ClientStats Client::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+// --------------------------------------------------------- UCX callbacks
+
+ucs_status_t Client::reply_cb(void* arg, const void* header, size_t header_len, void* data, size_t len,
+                              const ucp_am_recv_param_t* param) {
+  return static_cast<Client*>(arg)->on_reply(header, header_len, data, len, param);
+}
+
+ucs_status_t Client::notify_cb(void* arg, const void* header, size_t header_len, void*, size_t,
+                               const ucp_am_recv_param_t*) {
+  return static_cast<Client*>(arg)->on_notify(header, header_len);
+}
+
+ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data, size_t len,
+                              const ucp_am_recv_param_t* param) {
+  auto r = wire::decode_reply(header, header_len);
+  if (!r) {
+    ++stats_.stray_replies;
+    return UCS_OK;
+  }
+  auto it = pending_.find(r->request_id);
+  if (it == pending_.end()) {
+    ++stats_.stray_replies;
+    return UCS_OK;
+  }
+  Pending& p = *it->second;
+  pending_.erase(it);
+  p.reply = *r;
+  p.done = true;
+  wake_sleepers();
+  if (len == 0) return UCS_OK;
+  if (r->status != 0 || p.recv_buf == nullptr || len > p.recv_cap) {
+    p.err = EPROTO;
+    p.err_msg = "unexpected reply data (" + std::to_string(len) + " bytes)";
+    return UCS_OK;
+  }
+  if ((param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) == 0) {
+    std::memcpy(p.recv_buf, data, len);
+    p.recv_len = len;
+    return UCS_OK;
+  }
+  // Rendezvous: straight into the caller's buffer.
+  ucp_request_param_t prm{};
+  prm.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  prm.cb.recv_am = &Client::recv_done_cb;
+  prm.user_data = &p;
+  ucs_status_ptr_t s = ucp_am_recv_data_nbx(worker_->get(), data, p.recv_buf, len, &prm);
+  if (s == nullptr) {
+    p.recv_len = len;
+  } else if (UCS_PTR_IS_ERR(s)) {
+    p.err = net::ucs_to_errno(UCS_PTR_STATUS(s));
+    p.err_msg = "receiving reply data failed";
+  } else {
+    p.recv_req = s;
+  }
+  return UCS_INPROGRESS;
+}
+
+void Client::recv_done_cb(void* request, ucs_status_t status, size_t length, void* user_data) {
+  auto* p = static_cast<Pending*>(user_data);
+  if (status == UCS_OK) {
+    p->recv_len = length;
+  } else if (p->err == 0) {
+    p->err = net::ucs_to_errno(status);
+    p->err_msg = ucs_status_string(status);
+  }
+  if (p->recv_req == request) p->recv_req = nullptr;
+  ucp_request_free(request);
+  p->conn->owner->wake_sleepers();
+}
+
+ucs_status_t Client::on_notify(const void* header, size_t header_len) {
+  auto n = wire::decode_notify(header, header_len);
+  if (!n) return UCS_OK;
+  for (auto& c : conns_) {
+    if (c->session == n->session && c->state != Conn::State::kDown) {
+      ++stats_.close_notifications;
+      spdlog::debug("client {}: node_{} closed the connection ({})", opts_.client_id, c->index,
+                    wire::close_reason_name(n->reason));
+      mark_broken(*c, ENOTCONN, "closed by the server");
+    }
+  }
+  return UCS_OK;
+}
+
+void Client::ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status) {
+  auto* c = static_cast<Conn*>(arg);
+  // Only the current endpoint counts; a replaced one may still report.
+  if (c->ep.get() != ep) return;
+  ++c->owner->stats_.endpoint_errors;
+  // Calls waiting on this connection fail now rather than at their deadline;
+  // the endpoint is closed by the loop, not inside UCX's callback.
+  c->owner->mark_broken(*c, net::ucs_to_errno(status) == 0 ? ECONNRESET : net::ucs_to_errno(status),
+                        ucs_status_string(status));
+}
+
+}  // namespace benchfs::client

@@ -1,0 +1,51 @@
+#pragma once
+// Settings of one BenchFS server (benchfsd_mt's options, also used by the
+// in-process server of benchfs_server_start).
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "benchfs/net/poll.hpp"
+
+namespace benchfs::server {
+
+struct ServerOptions {
+  std::string registry;              ///< directory holding server_list.txt (required)
+  unsigned threads = 0;              ///< progress threads; 0 = cores in the cpuset - 1 (>= 1)
+  std::string listen = "0.0.0.0:0";  ///< HOST:PORT of the UCX listener
+  std::string advertise;             ///< address written to the list; empty = listen host
+                                     ///< (or this host's address when listening on 0.0.0.0)
+  uint64_t chunk_size = 1ull << 20;  ///< published for clients
+  size_t client_capacity = 1000;     ///< ClientRegistry capacity (LRU eviction beyond)
+  size_t registry_shards = 16;       ///< ClientRegistry shards (rounded to a power of two)
+  net::PollMode poll = net::PollMode::kAdaptive;
+  uint64_t spin_us = 50;               ///< adaptive: spin this long before sleeping
+  bool pin = true;                     ///< pin threads to the cores of the cpuset with hwloc
+  bool debug_endpoints = false;        ///< log ucp_ep_print_info of every registered client
+  std::string stats_file;              ///< write JSON statistics here at exit ("%r" = rank;
+                                       ///< without it, a multi-rank job appends ".<rank>")
+  uint64_t shutdown_timeout_ms = 500;  ///< bound on telling clients and flushing endpoints
+                                       ///< (under 1 s: mpirun kills ranks 1 s after a signal)
+  bool single_thread_workers = false;  ///< UCS_THREAD_MODE_SINGLE workers (see DESIGN.md section 10:
+                                       ///< unsafe hand-off in UCX 1.13; for measurement only)
+};
+
+/// What the caller of Server::start supplies about the job. The server never
+/// calls MPI itself: benchfsd_mt (or the IOR backend) maps these onto MPI.
+struct Bootstrap {
+  uint32_t rank = 0;
+  uint32_t size = 1;
+  /// Rank among the servers on this machine: spreads their progress threads
+  /// over the cores when several servers share one.
+  uint32_t local_rank = 0;
+  /// Waits for every rank.
+  std::function<void()> barrier = [] {};
+  /// Rank 0's value of `v` lands in every rank's `v`.
+  std::function<void(uint64_t* v, int count)> broadcast = [](uint64_t*, int) {};
+};
+
+/// Checks option values (EINVAL with a message naming the option).
+Status validate(const ServerOptions& opts);
+
+}  // namespace benchfs::server

@@ -1,0 +1,167 @@
+// benchfsd_mt: one BenchFS server per MPI rank (also runs as an MPI singleton).
+
+#include <mpi.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <string>
+
+#include "benchfs/core/log.hpp"
+#include "benchfs/core/units.hpp"
+#include "benchfs/server/server.hpp"
+
+namespace {
+
+using benchfs::server::ServerOptions;
+
+// Parses the command line into opts. Returns an exit code >= 0 to exit with
+// (help printed, or a usage error), -1 to go on.
+int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_level) {
+  CLI::App app{
+      "benchfsd_mt: a BenchFS server. Start one per MPI rank, e.g.\n"
+      "  mpirun -np 2 --bind-to none benchfsd_mt --registry /tmp/benchfs --threads 2\n"
+      "Clients find the servers through <registry>/server_list.txt.",
+      "benchfsd_mt"};
+  std::string chunk = "1m";
+  std::string poll = "adaptive";
+  if (const char* env = std::getenv("BENCHFS_REGISTRY")) opts.registry = env;
+  app.add_option("--registry", opts.registry,
+                 "Directory for server_list.txt (shared by servers and clients; env BENCHFS_REGISTRY)");
+  app.add_option("--threads", opts.threads,
+                 "Progress threads (default: cores in this rank's cpuset - 1, >= 1)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--listen", opts.listen, "HOST:PORT for the UCX listener")->capture_default_str();
+  app.add_option("--advertise", opts.advertise,
+                 "Address written to the server list (default: the listen host, or this host's address "
+                 "when listening on 0.0.0.0)");
+  app.add_option("--chunk-size", chunk, "File chunk size, a power of two (k/m/g suffixes)")
+      ->capture_default_str();
+  app.add_option("--client-capacity", opts.client_capacity,
+                 "Registered clients kept before the least recently used is evicted")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  app.add_option("--registry-shards", opts.registry_shards, "Shards of the client registry (power of two)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{4096}));
+  app.add_option("--poll", poll, "Progress polling: busy, adaptive (spin then sleep) or blocking")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  app.add_option("--spin-us", opts.spin_us, "Adaptive polling: microseconds to spin before sleeping")
+      ->capture_default_str();
+  app.add_flag("--no-pin{false}", opts.pin, "Do not pin threads to cores");
+  app.add_flag("--debug-endpoints", opts.debug_endpoints, "Log each client endpoint's UCX configuration");
+  app.add_option("--stats", opts.stats_file,
+                 "Write JSON statistics to this file at exit (%r = rank; else .<rank> is added when np > 1)");
+  app.add_option("--shutdown-timeout-ms", opts.shutdown_timeout_ms,
+                 "Bound on telling clients and flushing endpoints at shutdown")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level,
+                 "trace, debug, info, warn, error, critical or off (env BENCHFS_LOG_LEVEL)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  app.add_flag(
+      "--single-thread-workers", opts.single_thread_workers,
+      "Create UCX workers in UCS_THREAD_MODE_SINGLE (unsafe hand-off in UCX 1.13; measurement only)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  auto size = benchfs::parse_size(chunk);
+  if (!size) {
+    std::fprintf(stderr, "benchfsd_mt: --chunk-size: %s\n", size.status().message().c_str());
+    return 2;
+  }
+  opts.chunk_size = *size;
+  opts.poll = *benchfs::net::parse_poll_mode(poll);
+  if (auto st = benchfs::server::validate(opts); !st) {
+    std::fprintf(stderr, "benchfsd_mt: %s\nRun with --help for usage.\n", st.message().c_str());
+    return 2;
+  }
+  return -1;
+}
+
+// Waits for a barrier among all ranks, giving up after timeout_ms.
+bool bounded_barrier(int timeout_ms) {
+  MPI_Request req;
+  MPI_Ibarrier(MPI_COMM_WORLD, &req);
+  for (int waited = 0;; waited += 10) {
+    int done = 0;
+    MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (done) return true;
+    if (waited >= timeout_ms) return false;
+    struct timespec ts {
+      0, 10'000'000
+    };
+    nanosleep(&ts, nullptr);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ServerOptions opts;
+  std::string log_level;
+  if (int rc = parse_options(argc, argv, opts, log_level); rc >= 0) return rc;
+
+  // Signals are taken synchronously by the main thread; block them before any
+  // thread (MPI's, UCX's, ours) starts so none of those receives them.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int rank = 0;
+  int size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  if (auto st = benchfs::init_logging("benchfsd." + std::to_string(rank), log_level); !st) {
+    std::fprintf(stderr, "benchfsd_mt: %s\n", st.to_string().c_str());
+    MPI_Abort(MPI_COMM_WORLD, 2);
+  }
+
+  benchfs::server::Bootstrap boot;
+  boot.rank = static_cast<uint32_t>(rank);
+  boot.size = static_cast<uint32_t>(size);
+  MPI_Comm node_comm;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node_comm);
+  int local_rank = 0;
+  MPI_Comm_rank(node_comm, &local_rank);
+  MPI_Comm_free(&node_comm);
+  boot.local_rank = static_cast<uint32_t>(local_rank);
+  boot.barrier = [] { MPI_Barrier(MPI_COMM_WORLD); };
+  boot.broadcast = [](uint64_t* v, int count) { MPI_Bcast(v, count, MPI_UINT64_T, 0, MPI_COMM_WORLD); };
+
+  std::unique_ptr<benchfs::server::Server> server;
+  try {
+    server = benchfs::server::Server::start(opts, boot);
+  } catch (const std::exception& e) {
+    spdlog::critical("node {}: cannot start: {}", rank, e.what());
+    MPI_Abort(MPI_COMM_WORLD, 1);
+    return 1;
+  }
+
+  const struct timespec tick { 0, 100'000'000 };
+  for (;;) {
+    siginfo_t info;
+    const int sig = sigtimedwait(&sigs, &info, &tick);
+    if (sig > 0) {
+      spdlog::info("node {}: {} received, shutting down", rank, strsignal(sig));
+      break;
+    }
+    if (server->stop_requested()) break;
+  }
+  server->stop();
+  server.reset();
+  // Other ranks stop on their own signal or SHUTDOWN; do not hang on one that never does.
+  if (!bounded_barrier(static_cast<int>(opts.shutdown_timeout_ms) + 10'000)) {
+    spdlog::warn("node {}: other servers are still running; exiting without them", rank);
+    std::_Exit(0);
+  }
+  MPI_Finalize();
+  return 0;
+}

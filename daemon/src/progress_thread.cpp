@@ -1,0 +1,387 @@
+#include "progress_thread.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "benchfs/core/clock.hpp"
+#include "handlers.hpp"
+#include "server_impl.hpp"
+
+namespace benchfs::server {
+
+namespace {
+constexpr size_t kInboxCapacity = 4096;
+constexpr size_t kPooledBufferMax = 64 * 1024;
+constexpr int kMaxSleepMs = 100;
+}  // namespace
+
+ProgressThread::ProgressThread(ServerImpl& server, uint32_t index, const net::Context& ctx,
+                               ucs_thread_mode_t mode, net::PollConfig poll)
+    : server_(server),
+      index_(index),
+      worker_(ctx, mode, "benchfs-progress-" + std::to_string(index)),
+      poll_(poll),
+      inbox_(kInboxCapacity) {
+  worker_.set_am_handler(wire::kAmRequest, &ProgressThread::am_request_cb, this);
+}
+
+ProgressThread::~ProgressThread() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ProgressThread::start(const CoreSet* core, const Topology* topo) {
+  thread_ = std::thread([this, core, topo] { run(core, topo); });
+}
+
+void ProgressThread::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ProgressThread::post(Command&& c) {
+  inbox_.push(std::move(c));
+  worker_.signal();
+}
+
+bool ProgressThread::post_accept(Inbox<Command>::Producer& producer, Command&& c) {
+  if (!inbox_.try_push(producer, std::move(c))) return false;
+  worker_.signal();
+  return true;
+}
+
+// ------------------------------------------------------------------ loop
+
+void ProgressThread::run(const CoreSet* core, const Topology* topo) {
+  if (core != nullptr && topo != nullptr) {
+    if (auto st = topo->bind_current_thread(*core); !st)
+      spdlog::warn("progress thread {}: {}", index_, st.to_string());
+  }
+  net::Idler idler(worker_, poll_);
+  for (;;) {
+    size_t work = drain_inbox();
+    while (unsigned n = worker_.progress()) work += n;
+    work += run_deferred();
+    if (stop_) {
+      if (closing_.empty() || now_ns() >= drain_deadline_ns_) break;
+    }
+    idler.after_pass(
+        work > 0, [this] { return inbox_.size_approx() > 0 || !failed_eps_.empty(); },
+        stop_ ? 10 : kMaxSleepMs);
+  }
+  stats_.idle_sleeps = idler.stats().sleeps;
+  stats_.preempted_spins = idler.stats().preempted_spins;
+  teardown();
+}
+
+size_t ProgressThread::drain_inbox() {
+  return inbox_.drain([this](Command& c) {
+    switch (c.kind) {
+      case Command::Kind::kAccept:
+        if (stop_) {
+          c.conn.reject();
+          counters_.live.fetch_sub(1, std::memory_order_relaxed);
+        } else {
+          accept(std::move(c.conn));
+        }
+        break;
+      case Command::Kind::kEvict:
+        evict(c);
+        break;
+      case Command::Kind::kStop:
+        begin_drain();
+        break;
+      case Command::Kind::kNone:
+        break;
+    }
+  });
+}
+
+size_t ProgressThread::run_deferred() {
+  size_t work = 0;
+  if (!failed_eps_.empty()) {
+    std::vector<ucp_ep_h> failed;
+    failed.swap(failed_eps_);
+    for (ucp_ep_h ep : failed) {
+      ++stats_.ep_errors;
+      close_conn(ep, /*notify=*/false, wire::CloseReason::kError, /*force=*/true);
+    }
+    work += failed.size();
+  }
+  if (!closing_.empty()) {
+    for (size_t i = 0; i < closing_.size();) {
+      if (ucp_request_check_status(closing_[i]) != UCS_INPROGRESS) {
+        ucp_request_free(closing_[i]);
+        closing_[i] = closing_.back();
+        closing_.pop_back();
+        ++work;
+      } else {
+        ++i;
+      }
+    }
+  }
+  return work;
+}
+
+// ----------------------------------------------------------- connections
+
+void ProgressThread::accept(net::ConnRequest&& req) {
+  std::string peer = req.peer_address();
+  auto ep = net::Endpoint::accept(worker_, std::move(req), &ProgressThread::ep_error_cb, this);
+  if (!ep) {
+    ++stats_.rejected_handoffs;
+    counters_.live.fetch_sub(1, std::memory_order_relaxed);
+    spdlog::warn("thread {}: cannot accept connection from {}: {}", index_, peer, ep.status().to_string());
+    return;
+  }
+  auto conn = std::make_unique<Conn>();
+  conn->id = next_conn_id_++;
+  conn->peer = std::move(peer);
+  conn->connected_at_ns = now_ns();
+  conn->ep = std::move(*ep);
+  ucp_ep_h h = conn->ep.get();
+  spdlog::debug("thread {}: accepted connection {} from {}", index_, conn->id, conn->peer);
+  conns_.emplace(h, std::move(conn));
+  counters_.accepted.fetch_add(1, std::memory_order_relaxed);
+}
+
+Conn* ProgressThread::find_conn(ucp_ep_h ep) {
+  auto it = conns_.find(ep);
+  return it == conns_.end() ? nullptr : it->second.get();
+}
+
+void ProgressThread::evict(const Command& c) {
+  Conn* conn = find_conn(c.ep);
+  // The client may have gone or re-registered on this connection since.
+  if (conn == nullptr || conn->session != c.session) return;
+  spdlog::debug("thread {}: closing client '{}' ({})", index_, conn->client_id,
+                wire::close_reason_name(c.reason));
+  close_conn(c.ep, /*notify=*/true, c.reason);
+}
+
+void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason, bool force) {
+  auto it = conns_.find(ep);
+  if (it == conns_.end()) return;
+  std::unique_ptr<Conn> conn = std::move(it->second);
+  conns_.erase(it);
+  if (conn->session != 0) {
+    // Drop the registry entry unless the client has registered anew elsewhere.
+    server_.clients().erase(conn->client_id, conn->session);
+  }
+  if (notify) {
+    wire::Notify n;
+    n.reason = reason;
+    n.session = conn->session;
+    // The header must outlive the send: keep it in an OpCtx until completion.
+    OpCtx* ctx = acquire_ctx();
+    ctx->ep = ep;
+    ctx->conn_id = conn->id;
+    ctx->reply_hdr = wire::encode_notify(n);
+    ucp_request_param_t p{};
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    p.cb.send = &ProgressThread::send_done_cb;
+    p.user_data = ctx;
+    ucs_status_ptr_t r =
+        ucp_am_send_nbx(ep, wire::kAmNotify, ctx->reply_hdr.data(), ctx->reply_hdr.size, nullptr, 0, &p);
+    if (r == nullptr || UCS_PTR_IS_ERR(r)) release_ctx(ctx);
+    ++stats_.notifications;
+  }
+  // A flushing close lets the notification above go out first. A failed
+  // endpoint has no peer left to flush to: release it at once instead.
+  ucs_status_ptr_t r = conn->ep.close_nb(force);
+  if (r != nullptr) closing_.push_back(r);
+  ++stats_.closed;
+  counters_.live.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void ProgressThread::begin_drain() {
+  if (stop_) return;
+  stop_ = true;
+  drain_deadline_ns_ = now_ns() + server_.options().shutdown_timeout_ms * 1'000'000ULL;
+  std::vector<ucp_ep_h> eps;
+  eps.reserve(conns_.size());
+  for (auto& [ep, conn] : conns_) eps.push_back(ep);
+  for (ucp_ep_h ep : eps) {
+    Conn* c = find_conn(ep);
+    close_conn(ep, /*notify=*/c != nullptr && c->session != 0, wire::CloseReason::kShutdown);
+  }
+}
+
+void ProgressThread::teardown() {
+  // Whatever did not finish within the deadline is abandoned; the worker's
+  // destruction releases it.
+  for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
+  closing_.clear();
+  while (!conns_.empty()) close_conn(conns_.begin()->first, false, wire::CloseReason::kShutdown);
+  for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
+  closing_.clear();
+  // Reject hand-offs that arrived after the drain started.
+  Command c;
+  while (inbox_.try_pop(c)) {
+    if (c.kind == Command::Kind::kAccept) {
+      c.conn.reject();
+      counters_.live.fetch_sub(1, std::memory_order_relaxed);
+    }
+    c = Command();
+  }
+}
+
+// --------------------------------------------------------- UCX callbacks
+
+void ProgressThread::ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status) {
+  auto* self = static_cast<ProgressThread*>(arg);
+  spdlog::debug("thread {}: endpoint {} failed: {}", self->index_, static_cast<void*>(ep),
+                ucs_status_string(status));
+  self->failed_eps_.push_back(ep);
+}
+
+ucs_status_t ProgressThread::am_request_cb(void* arg, const void* header, size_t header_len, void* data,
+                                           size_t len, const ucp_am_recv_param_t* param) {
+  return static_cast<ProgressThread*>(arg)->on_request(header, header_len, data, len, param);
+}
+
+ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, void* data, size_t len,
+                                        const ucp_am_recv_param_t* param) {
+  const uint64_t t0 = now_ns();
+  ucp_ep_h ep = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) != 0 ? param->reply_ep : nullptr;
+  const bool rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
+  auto req = wire::decode_request(header, header_len, wire::AmData{rndv ? nullptr : data, len, rndv});
+  if (!req) {
+    ++stats_.decode_errors;
+    spdlog::debug("thread {}: malformed request: {}", index_, req.status().to_string());
+    if (ep == nullptr) {
+      ++stats_.no_reply_ep;
+      return UCS_OK;
+    }
+    send_error_reply(ep, wire::peek_op(header, header_len), wire::peek_request_id(header, header_len),
+                     req.status().err());
+    return UCS_OK;
+  }
+  if (ep == nullptr) {
+    ++stats_.no_reply_ep;
+    return UCS_OK;
+  }
+  Conn* conn = find_conn(ep);
+  if (conn == nullptr) return UCS_OK;  // closed already: nobody to answer
+  OpStats& os = stats_.ops[static_cast<size_t>(req->op)];
+  ++os.count;
+
+  OpCtx* ctx = acquire_ctx();
+  ctx->ep = ep;
+  ctx->conn_id = conn->id;
+  ctx->op = req->op;
+  ctx->request_id = req->request_id;
+  ctx->t0_ns = t0;
+
+  if (stop_) {
+    reply_error(ctx, ESHUTDOWN);
+    return UCS_OK;
+  }
+  if (req->op != wire::Op::kRegisterClient) {
+    if (conn->session == 0 || req->session != conn->session) {
+      ++stats_.unauthorized;
+      reply_error(ctx, EACCES);
+      return UCS_OK;
+    }
+    if (!server_.clients().touch(conn->client_id, conn->session)) {
+      // Evicted or replaced; the close is on its way.
+      reply_error(ctx, ENOTCONN);
+      return UCS_OK;
+    }
+  }
+  RequestData payload{data, len, rndv, param->recv_attr};
+  return handle_request(*this, *conn, ctx, *req, payload);
+}
+
+void ProgressThread::send_error_reply(ucp_ep_h ep, uint8_t op, uint64_t request_id, int err) {
+  OpCtx* ctx = acquire_ctx();
+  ctx->ep = ep;
+  // An undecodable op is answered as op 0; clients match replies by request id.
+  ctx->op = wire::is_request_op(op) ? static_cast<wire::Op>(op) : static_cast<wire::Op>(0);
+  ctx->request_id = request_id;
+  ctx->t0_ns = 0;
+  ctx->reply_hdr = wire::encode_error_reply(ctx->op, request_id, err);
+  send_reply(ctx, nullptr, 0);
+}
+
+// ---------------------------------------------------------------- replies
+
+bool ProgressThread::reply(OpCtx* ctx, wire::Reply& r, const void* data, size_t len) {
+  r.op = ctx->op;
+  r.request_id = ctx->request_id;
+  ctx->reply_hdr = wire::encode_reply(r);
+  if (r.status != 0) ++stats_.ops[static_cast<size_t>(ctx->op)].errors;
+  return send_reply(ctx, data, len);
+}
+
+Conn* ProgressThread::conn_of(const OpCtx* ctx) {
+  Conn* c = find_conn(ctx->ep);
+  return (c != nullptr && c->id == ctx->conn_id) ? c : nullptr;
+}
+
+void ProgressThread::reply_error(OpCtx* ctx, int err) {
+  wire::Reply r;
+  r.status = -std::abs(err);
+  reply(ctx, r);
+}
+
+bool ProgressThread::send_reply(OpCtx* ctx, const void* data, size_t len) {
+  if (ctx->t0_ns != 0) {
+    OpStats& os = stats_.ops[static_cast<size_t>(ctx->op)];
+    os.latency_ns.record(now_ns() - ctx->t0_ns);
+    os.bytes_out += len;
+  }
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.send = &ProgressThread::send_done_cb;
+  p.user_data = ctx;
+  ucs_status_ptr_t r =
+      ucp_am_send_nbx(ctx->ep, wire::kAmReply, ctx->reply_hdr.data(), ctx->reply_hdr.size, data, len, &p);
+  if (r == nullptr) {
+    release_ctx(ctx);
+    return false;
+  }
+  if (UCS_PTR_IS_ERR(r)) {
+    ++stats_.send_errors;
+    spdlog::debug("thread {}: reply failed: {}", index_, ucs_status_string(UCS_PTR_STATUS(r)));
+    release_ctx(ctx);
+    return false;
+  }
+  return true;  // send_done_cb recycles ctx and frees the request
+}
+
+void ProgressThread::send_done_cb(void* request, ucs_status_t status, void* user_data) {
+  auto* ctx = static_cast<OpCtx*>(user_data);
+  ProgressThread* self = ctx->thread;
+  if (status != UCS_OK && status != UCS_ERR_CANCELED) ++self->stats_.send_errors;
+  self->release_ctx(ctx);
+  ucp_request_free(request);
+}
+
+// ------------------------------------------------------------- ctx pool
+
+OpCtx* ProgressThread::acquire_ctx() {
+  if (!ctx_free_.empty()) {
+    OpCtx* ctx = ctx_free_.back();
+    ctx_free_.pop_back();
+    return ctx;
+  }
+  ctx_all_.push_back(std::make_unique<OpCtx>());
+  ctx_all_.back()->thread = this;
+  return ctx_all_.back().get();
+}
+
+void ProgressThread::release_ctx(OpCtx* ctx) {
+  if (ctx->am_desc != nullptr) {
+    ucp_am_data_release(worker_.get(), ctx->am_desc);
+    ctx->am_desc = nullptr;
+  }
+  if (ctx->buf.capacity() > kPooledBufferMax) {
+    std::vector<std::byte>().swap(ctx->buf);
+  } else {
+    ctx->buf.clear();
+  }
+  ctx->ep = nullptr;
+  ctx->conn_id = 0;
+  ctx->recv_len = 0;
+  ctx_free_.push_back(ctx);
+}
+
+}  // namespace benchfs::server

@@ -1,0 +1,134 @@
+#pragma once
+// One progress thread: owns one UCX worker, the endpoints created on it and
+// the state of their clients. Other threads reach it only through its inbox
+// (+ Worker::signal). UCX callbacks only record; teardown happens in the loop.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "benchfs/core/inbox.hpp"
+#include "benchfs/core/topology.hpp"
+#include "benchfs/net/codec.hpp"
+#include "benchfs/net/poll.hpp"
+#include "benchfs/net/ucx.hpp"
+#include "stats.hpp"
+
+namespace benchfs::server {
+
+class ServerImpl;
+
+/// Work sent to a progress thread by other threads.
+struct Command {
+  enum class Kind : uint8_t { kNone, kAccept, kEvict, kStop };
+  Kind kind = Kind::kNone;
+  net::ConnRequest conn;  ///< kAccept
+  ucp_ep_h ep = nullptr;  ///< kEvict: endpoint of the evicted client
+  uint64_t session = 0;   ///< kEvict: its session (ignored if it re-registered since)
+  wire::CloseReason reason = wire::CloseReason::kEviction;
+};
+
+/// A client connection (one endpoint on this thread's worker).
+struct Conn {
+  uint64_t id = 0;
+  net::Endpoint ep;
+  std::string peer;
+  uint64_t connected_at_ns = 0;
+  std::string client_id;  ///< empty until REGISTER_CLIENT
+  uint64_t session = 0;   ///< 0 until registered
+};
+
+/// State of one request from arrival to reply completion. Pooled per thread.
+struct OpCtx {
+  class ProgressThread* thread = nullptr;
+  uint64_t conn_id = 0;
+  ucp_ep_h ep = nullptr;
+  wire::Op op{};
+  uint64_t request_id = 0;
+  uint64_t t0_ns = 0;
+  wire::Encoded reply_hdr;     ///< must live until the reply send completes
+  std::vector<std::byte> buf;  ///< payload received by rendezvous / copied eager data
+  void* am_desc = nullptr;     ///< held eager AM data, released after the reply
+  uint64_t recv_len = 0;
+};
+
+class ProgressThread {
+ public:
+  ProgressThread(ServerImpl& server, uint32_t index, const net::Context& ctx, ucs_thread_mode_t mode,
+                 net::PollConfig poll);
+  ~ProgressThread();
+  ProgressThread(const ProgressThread&) = delete;
+  ProgressThread& operator=(const ProgressThread&) = delete;
+
+  void start(const CoreSet* core, const Topology* topo);
+  void join();
+
+  /// From any thread. False only when the inbox is full (conn requests).
+  void post(Command&& c);
+  bool post_accept(Inbox<Command>::Producer& producer, Command&& c);
+  Inbox<Command>::Producer make_producer() { return Inbox<Command>::Producer(inbox_); }
+
+  [[nodiscard]] uint32_t index() const { return index_; }
+  ThreadCounters& counters() { return counters_; }
+  /// Valid after join().
+  [[nodiscard]] const ThreadStats& stats() const { return stats_; }
+
+  // ---- used by the request handlers (on this thread only) ----
+  ServerImpl& server() { return server_; }
+  net::Worker& worker() { return worker_; }
+  /// Sends ctx's reply (header already in ctx->reply_hdr) with optional data,
+  /// then recycles ctx once UCX is done with it.
+  /// Returns true while the send is in flight (ctx stays alive until then
+  /// and `data` must stay valid); false once ctx has been recycled.
+  bool send_reply(OpCtx* ctx, const void* data, size_t len);
+  /// Encodes `r` (op and request id taken from ctx) and sends it.
+  bool reply(OpCtx* ctx, wire::Reply& r, const void* data = nullptr, size_t len = 0);
+  void reply_error(OpCtx* ctx, int err);
+  /// The connection ctx was received on, if it is still open.
+  Conn* conn_of(const OpCtx* ctx);
+  Conn* find_conn(ucp_ep_h ep);
+  OpCtx* acquire_ctx();
+  void release_ctx(OpCtx* ctx);
+  ThreadStats& mutable_stats() { return stats_; }
+
+ private:
+  void run(const CoreSet* core, const Topology* topo);
+  size_t drain_inbox();
+  size_t run_deferred();
+  void accept(net::ConnRequest&& req);
+  void evict(const Command& c);
+  void close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason, bool force = false);
+  void begin_drain();
+  void teardown();
+
+  ucs_status_t on_request(const void* header, size_t header_len, void* data, size_t len,
+                          const ucp_am_recv_param_t* param);
+  static ucs_status_t am_request_cb(void* arg, const void* header, size_t header_len, void* data, size_t len,
+                                    const ucp_am_recv_param_t* param);
+  static void ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status);
+  static void send_done_cb(void* request, ucs_status_t status, void* user_data);
+  void send_error_reply(ucp_ep_h ep, uint8_t op, uint64_t request_id, int err);
+
+  ServerImpl& server_;
+  const uint32_t index_;
+  net::Worker worker_;  // declared before everything holding endpoints
+  net::PollConfig poll_;
+  Inbox<Command> inbox_;
+  ThreadCounters counters_;
+  ThreadStats stats_;
+  std::thread thread_;
+
+  std::unordered_map<ucp_ep_h, std::unique_ptr<Conn>> conns_;
+  uint64_t next_conn_id_ = 1;
+  std::vector<ucp_ep_h> failed_eps_;             ///< recorded by ep_error_cb
+  std::vector<ucs_status_ptr_t> closing_;        ///< close requests still in flight
+  std::vector<std::unique_ptr<OpCtx>> ctx_all_;  ///< owns every OpCtx ever made
+  std::vector<OpCtx*> ctx_free_;
+  bool stop_ = false;  ///< Stop command seen: draining
+  uint64_t drain_deadline_ns_ = 0;
+};
+
+}  // namespace benchfs::server

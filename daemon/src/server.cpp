@@ -1,0 +1,302 @@
+#include "benchfs/server/server.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "benchfs/core/clock.hpp"
+#include "benchfs/core/random.hpp"
+#include "benchfs/core/units.hpp"
+#include "benchfs/registry/server_list.hpp"
+#include "server_impl.hpp"
+
+namespace benchfs::server {
+
+Status validate(const ServerOptions& o) {
+  if (o.registry.empty()) return Status(EINVAL, "--registry is required (or set BENCHFS_REGISTRY)");
+  if (o.chunk_size < 4096 || (o.chunk_size & (o.chunk_size - 1)) != 0 || o.chunk_size > wire::kMaxChunkIo)
+    return Status(EINVAL, "--chunk-size must be a power of two between 4 KiB and 1 GiB");
+  if (o.client_capacity == 0) return Status(EINVAL, "--client-capacity must be at least 1");
+  if (o.registry_shards == 0 || o.registry_shards > 4096)
+    return Status(EINVAL, "--registry-shards must be between 1 and 4096");
+  if (o.threads > 1024) return Status(EINVAL, "--threads must be at most 1024");
+  if (auto hp = parse_host_port(o.listen); !hp) return Status(EINVAL, "--listen: " + hp.status().message());
+  return Status();
+}
+
+// ------------------------------------------------------------------ ServerImpl
+
+ServerImpl::ServerImpl(const ServerOptions& opts, const Bootstrap& boot)
+    : opts_(opts), boot_(boot), clients_(opts.client_capacity, opts.registry_shards) {}
+
+ServerImpl::~ServerImpl() { stop(); }
+
+void ServerImpl::plan_threads() {
+  topo_ = std::make_unique<Topology>();
+  cores_ = topo_->allowed_cores();
+  const size_t ncores = cores_.size();
+  if (opts_.threads == 0) opts_.threads = static_cast<unsigned>(ncores > 1 ? ncores - 1 : 1);
+  accept_core_ = cores_[0];
+  thread_cores_.clear();
+  // Servers sharing a machine start their progress threads at different
+  // cores; the accept thread mostly sleeps and stays on the first.
+  const size_t first = 1 + static_cast<size_t>(boot_.local_rank) * opts_.threads;
+  for (unsigned i = 0; i < opts_.threads; ++i)
+    thread_cores_.push_back(cores_[core_for_thread(first + i, ncores)]);
+  spdlog::info("node {}: cpuset {} ({} core{}), {} progress thread{}, poll {}{}", boot_.rank,
+               topo_->binding_string(), ncores, ncores == 1 ? "" : "s", opts_.threads,
+               opts_.threads == 1 ? "" : "s", net::poll_mode_name(opts_.poll),
+               opts_.pin ? "" : ", not pinned");
+  if (opts_.pin) {
+    spdlog::info("node {}: accept thread -> {}", boot_.rank, accept_core_.to_string());
+    for (unsigned i = 0; i < opts_.threads; ++i)
+      spdlog::info("node {}: progress thread {} -> {}", boot_.rank, i, thread_cores_[i].to_string());
+  }
+  if (opts_.threads + 1 > ncores)
+    spdlog::warn(
+        "node {}: {} threads share {} core{} (wrapping); if the launcher bound this rank to one core, "
+        "start it with --bind-to none or give it more cores",
+        boot_.rank, opts_.threads + 1, ncores, ncores == 1 ? "" : "s");
+}
+
+void ServerImpl::start() {
+  throw_if_error(validate(opts_));
+  const auto listen = value_or_throw(parse_host_port(opts_.listen));
+
+  // Rank 0 clears what a previous job left, then tells everyone the secret
+  // and chunk size (the broadcast also orders the reset before the appends).
+  uint64_t shared[2] = {0, opts_.chunk_size};
+  if (boot_.rank == 0) {
+    throw_if_error(registry::prepare_directory(opts_.registry));
+    throw_if_error(registry::reset(opts_.registry));
+    shared[0] = secure_random_u64();
+  }
+  boot_.broadcast(shared, 2);
+  secret_ = shared[0];
+  chunk_size_ = shared[1];
+  if (chunk_size_ != opts_.chunk_size)
+    spdlog::warn("node {}: using rank 0's chunk size {} instead of {}", boot_.rank, format_size(chunk_size_),
+                 format_size(opts_.chunk_size));
+
+  plan_threads();
+  const ucs_thread_mode_t mode = opts_.single_thread_workers ? UCS_THREAD_MODE_SINGLE : UCS_THREAD_MODE_MULTI;
+  ctx_ = std::make_unique<net::Context>();
+  listen_worker_ = std::make_unique<net::Worker>(*ctx_, mode, "benchfs-accept");
+  auto addr = value_or_throw(net::resolve(listen.host, listen.port));
+  listener_ = std::make_unique<net::Listener>(*listen_worker_, addr, &ServerImpl::conn_cb, this);
+
+  net::PollConfig poll{opts_.poll, opts_.spin_us * 1000, opts_.threads + 1 > cores_.size()};
+  for (unsigned i = 0; i < opts_.threads; ++i)
+    threads_.push_back(std::make_unique<ProgressThread>(*this, i, *ctx_, mode, poll));
+  for (auto& t : threads_) producers_.push_back(t->make_producer());
+  for (unsigned i = 0; i < opts_.threads; ++i)
+    threads_[i]->start(opts_.pin ? &thread_cores_[i] : nullptr, opts_.pin ? topo_.get() : nullptr);
+  accept_thread_ = std::thread([this] { accept_loop(); });
+  started_ = true;
+  started_ns_ = now_ns();
+
+  std::string host = opts_.advertise;
+  if (host.empty()) host = listener_->bound().is_wildcard() ? net::default_advertise_host() : listen.host;
+  const uint16_t port = listener_->bound().port();
+  address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  throw_if_error(registry::append_server(opts_.registry, registry::ServerEntry{boot_.rank, host, port}));
+  boot_.barrier();
+  if (boot_.rank == 0) {
+    registry::ReadyInfo info{boot_.size, chunk_size_, secret_};
+    throw_if_error(registry::publish_ready(opts_.registry, info));
+    spdlog::info("node 0: published {} server{} in {}", boot_.size, boot_.size == 1 ? "" : "s",
+                 opts_.registry);
+  }
+  spdlog::info("node {}: listening on {} (advertised {}), chunk size {}", boot_.rank,
+               listener_->bound().to_string(), address_, format_size(chunk_size_));
+}
+
+void ServerImpl::conn_cb(ucp_conn_request_h req, void* arg) {
+  static_cast<ServerImpl*>(arg)->on_conn_request(req);
+}
+
+void ServerImpl::on_conn_request(ucp_conn_request_h req) {
+  net::ConnRequest conn(listener_->get(), req);
+  if (accept_stop_.load(std::memory_order_acquire)) {
+    ++rejected_while_stopping_;
+    return;  // rejected by ConnRequest's destructor
+  }
+  // Fewest live connections wins; count it at once so a burst spreads out.
+  size_t best = 0;
+  uint32_t best_live = UINT32_MAX;
+  for (size_t i = 0; i < threads_.size(); ++i) {
+    const uint32_t live = threads_[i]->counters().live.load(std::memory_order_relaxed);
+    if (live < best_live) {
+      best_live = live;
+      best = i;
+    }
+  }
+  ProgressThread& t = *threads_[best];
+  t.counters().live.fetch_add(1, std::memory_order_relaxed);
+  Command c;
+  c.kind = Command::Kind::kAccept;
+  c.conn = std::move(conn);
+  if (!t.post_accept(producers_[best], std::move(c))) {
+    t.counters().live.fetch_sub(1, std::memory_order_relaxed);
+    ++rejected_inbox_full_;
+    spdlog::warn("progress thread {} inbox full: connection rejected", best);
+  }
+}
+
+void ServerImpl::accept_loop() {
+  if (opts_.pin) {
+    if (auto st = topo_->bind_current_thread(accept_core_); !st)
+      spdlog::warn("accept thread: {}", st.to_string());
+  }
+  net::Idler idler(*listen_worker_, net::PollConfig{net::PollMode::kBlocking, 0, false});
+  while (!accept_stop_.load(std::memory_order_acquire)) {
+    unsigned n = 0;
+    while (unsigned k = listen_worker_->progress()) n += k;
+    idler.after_pass(
+        n > 0, [this] { return accept_stop_.load(std::memory_order_acquire); }, 100);
+  }
+}
+
+void ServerImpl::close_client(const registry::ClientEntry& e, wire::CloseReason reason) {
+  if (e.thread >= threads_.size()) return;
+  Command c;
+  c.kind = Command::Kind::kEvict;
+  c.ep = e.ep;
+  c.session = e.session;
+  c.reason = reason;
+  threads_[e.thread]->post(std::move(c));
+}
+
+void ServerImpl::request_stop() {
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_requested_.store(true, std::memory_order_release);
+  }
+  stop_cv_.notify_all();
+}
+
+bool ServerImpl::wait_for_stop_request(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  return stop_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [this] { return stop_requested(); });
+}
+
+void ServerImpl::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  const uint64_t t0 = now_ns();
+  if (boot_.rank == 0) {
+    // New clients must not find a server that is going away.
+    if (auto st = registry::withdraw(opts_.registry); !st)
+      spdlog::warn("withdrawing the server list: {}", st.to_string());
+  }
+  accept_stop_.store(true, std::memory_order_release);
+  listen_worker_->signal();
+  if (accept_thread_.joinable()) accept_thread_.join();
+  for (auto& t : threads_) {
+    Command c;
+    c.kind = Command::Kind::kStop;
+    t->post(std::move(c));
+  }
+  for (auto& t : threads_) t->join();
+  producers_.clear();
+  listener_.reset();
+  for (auto& t : threads_) totals_.merge(t->stats());
+  spdlog::info("node {}: stopped in {:.1f} ms", boot_.rank, static_cast<double>(now_ns() - t0) / 1e6);
+  if (!opts_.stats_file.empty()) write_stats_file();
+}
+
+nlohmann::json ServerImpl::stats_json() const {
+  nlohmann::json j;
+  const auto c = clients_.counters();
+  j["server"] = {{"node", boot_.rank},
+                 {"servers", boot_.size},
+                 {"address", address_},
+                 {"threads", threads_.size()},
+                 {"chunk_size", chunk_size_},
+                 {"poll", std::string(net::poll_mode_name(opts_.poll))},
+                 {"uptime_s", started_ns_ ? static_cast<double>(now_ns() - started_ns_) / 1e9 : 0.0}};
+  j["registry"] = {{"hits", c.hits},
+                   {"misses", c.misses},
+                   {"evictions", c.evictions},
+                   {"live", c.live},
+                   {"capacity", clients_.capacity()},
+                   {"shards", clients_.shard_count()}};
+  j["ops"] = ops_json(totals_);
+  j["decode_errors"] = totals_.decode_errors;
+  j["unauthorized"] = totals_.unauthorized;
+  j["auth_failures"] = totals_.auth_failures;
+  j["no_reply_ep"] = totals_.no_reply_ep;
+  j["send_errors"] = totals_.send_errors;
+  nlohmann::json per_thread = nlohmann::json::array();
+  uint64_t accepted = 0;
+  for (const auto& t : threads_) {
+    const ThreadStats& s = t->stats();
+    const uint64_t acc = t->counters().accepted.load(std::memory_order_relaxed);
+    accepted += acc;
+    per_thread.push_back({{"thread", t->index()},
+                          {"accepted", acc},
+                          {"live", t->counters().live.load(std::memory_order_relaxed)},
+                          {"closed", s.closed},
+                          {"endpoint_errors", s.ep_errors},
+                          {"notifications", s.notifications},
+                          {"idle_sleeps", s.idle_sleeps},
+                          {"preempted_spins", s.preempted_spins},
+                          {"requests", [&s] {
+                             uint64_t n = 0;
+                             for (const auto& o : s.ops) n += o.count;
+                             return n;
+                           }()}});
+  }
+  j["connections"] = {{"accepted", accepted},
+                      {"rejected_while_stopping", rejected_while_stopping_},
+                      {"rejected_inbox_full", rejected_inbox_full_},
+                      {"per_thread", per_thread}};
+  return j;
+}
+
+static std::string stats_path(const std::string& path, uint32_t rank, uint32_t size) {
+  // "%r" becomes the rank; without it, ranks of a multi-rank job add ".<rank>".
+  if (auto pos = path.find("%r"); pos != std::string::npos)
+    return path.substr(0, pos) + std::to_string(rank) + path.substr(pos + 2);
+  return size > 1 ? path + "." + std::to_string(rank) : path;
+}
+
+void ServerImpl::write_stats_file() const {
+  const std::string path = stats_path(opts_.stats_file, boot_.rank, boot_.size);
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp);
+    out << stats_json().dump(2) << "\n";
+    if (!out) {
+      spdlog::error("cannot write stats to {}", path);
+      return;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    spdlog::error("cannot write stats to {}: {}", path, std::strerror(errno));
+  else
+    spdlog::info("node {}: statistics written to {}", boot_.rank, path);
+}
+
+// ---------------------------------------------------------------------- Server
+
+Server::Server(std::unique_ptr<ServerImpl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+std::unique_ptr<Server> Server::start(const ServerOptions& opts, const Bootstrap& boot) {
+  auto impl = std::make_unique<ServerImpl>(opts, boot);
+  impl->start();
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+void Server::request_stop() { impl_->request_stop(); }
+bool Server::stop_requested() const { return impl_->stop_requested(); }
+bool Server::wait_for_stop_request(int timeout_ms) { return impl_->wait_for_stop_request(timeout_ms); }
+void Server::stop() { impl_->stop(); }
+std::string Server::address() const { return impl_->address(); }
+unsigned Server::threads() const { return impl_->thread_count(); }
+nlohmann::json Server::stats_json() const { return impl_->stats_json(); }
+
+}  // namespace benchfs::server

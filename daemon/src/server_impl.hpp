@@ -1,0 +1,83 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchfs/core/topology.hpp"
+#include "benchfs/net/ucx.hpp"
+#include "benchfs/registry/client_registry.hpp"
+#include "benchfs/server/options.hpp"
+#include "progress_thread.hpp"
+
+namespace benchfs::server {
+
+class ServerImpl {
+ public:
+  ServerImpl(const ServerOptions& opts, const Bootstrap& boot);
+  ~ServerImpl();
+  ServerImpl(const ServerImpl&) = delete;
+  ServerImpl& operator=(const ServerImpl&) = delete;
+
+  void start();
+  void stop();
+  void request_stop();
+  [[nodiscard]] bool stop_requested() const { return stop_requested_.load(std::memory_order_acquire); }
+  bool wait_for_stop_request(int timeout_ms);
+
+  [[nodiscard]] const ServerOptions& options() const { return opts_; }
+  [[nodiscard]] uint32_t node() const { return boot_.rank; }
+  [[nodiscard]] uint64_t secret() const { return secret_; }
+  [[nodiscard]] uint64_t chunk_size() const { return chunk_size_; }
+  [[nodiscard]] const std::string& address() const { return address_; }
+  [[nodiscard]] unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
+  registry::ClientRegistry& clients() { return clients_; }
+
+  /// Routes the close of a replaced or evicted client to its owning thread.
+  void close_client(const registry::ClientEntry& e, wire::CloseReason reason);
+
+  [[nodiscard]] nlohmann::json stats_json() const;
+
+ private:
+  static void conn_cb(ucp_conn_request_h req, void* arg);
+  void on_conn_request(ucp_conn_request_h req);
+  void accept_loop();
+  void plan_threads();
+  void write_stats_file() const;
+
+  ServerOptions opts_;
+  Bootstrap boot_;
+  uint64_t secret_ = 0;
+  uint64_t chunk_size_ = 0;
+  uint64_t started_ns_ = 0;
+  std::string address_;
+
+  std::unique_ptr<Topology> topo_;
+  std::vector<CoreSet> cores_;
+  CoreSet accept_core_;
+  std::vector<CoreSet> thread_cores_;
+
+  registry::ClientRegistry clients_;
+  std::unique_ptr<net::Context> ctx_;
+  std::unique_ptr<net::Worker> listen_worker_;
+  std::unique_ptr<net::Listener> listener_;
+  std::vector<std::unique_ptr<ProgressThread>> threads_;
+  std::vector<Inbox<Command>::Producer> producers_;  ///< the accept thread's, one per inbox
+  std::thread accept_thread_;
+  std::atomic<bool> accept_stop_{false};
+  uint64_t rejected_while_stopping_ = 0;
+  uint64_t rejected_inbox_full_ = 0;
+
+  std::atomic<bool> stop_requested_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool started_ = false;
+  bool stopped_ = false;
+  ThreadStats totals_;
+};
+
+}  // namespace benchfs::server

@@ -1,0 +1,51 @@
+#include "stats.hpp"
+
+namespace benchfs::server {
+
+void ThreadStats::merge(const ThreadStats& o) {
+  for (size_t i = 0; i < ops.size(); ++i) {
+    ops[i].count += o.ops[i].count;
+    ops[i].errors += o.ops[i].errors;
+    ops[i].bytes_in += o.ops[i].bytes_in;
+    ops[i].bytes_out += o.ops[i].bytes_out;
+    ops[i].latency_ns.merge(o.ops[i].latency_ns);
+  }
+  decode_errors += o.decode_errors;
+  unauthorized += o.unauthorized;
+  auth_failures += o.auth_failures;
+  no_reply_ep += o.no_reply_ep;
+  ep_errors += o.ep_errors;
+  closed += o.closed;
+  notifications += o.notifications;
+  send_errors += o.send_errors;
+  rejected_handoffs += o.rejected_handoffs;
+  idle_sleeps += o.idle_sleeps;
+  preempted_spins += o.preempted_spins;
+}
+
+nlohmann::json ops_json(const ThreadStats& s) {
+  nlohmann::json ops = nlohmann::json::object();
+  for (unsigned i = 1; i < s.ops.size(); ++i) {
+    const OpStats& o = s.ops[i];
+    if (o.count == 0) continue;
+    const auto& h = o.latency_ns;
+    auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+    ops[std::string(wire::op_name(static_cast<wire::Op>(i)))] = {
+        {"count", o.count},
+        {"errors", o.errors},
+        {"bytes_in", o.bytes_in},
+        {"bytes_out", o.bytes_out},
+        {"latency_us",
+         {{"min", us(h.min())},
+          {"p50", us(h.quantile(0.50))},
+          {"p90", us(h.quantile(0.90))},
+          {"p99", us(h.quantile(0.99))},
+          {"p999", us(h.quantile(0.999))},
+          {"max", us(h.max())},
+          {"mean", h.mean() / 1000.0}}},
+    };
+  }
+  return ops;
+}
+
+}  // namespace benchfs::server

@@ -1,0 +1,50 @@
+#pragma once
+// Per-thread server statistics. Each progress thread writes only its own
+// ThreadStats; they are merged after the threads are joined. The few values
+// other threads read while running are atomics in ThreadCounters, on their
+// own cache line.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "benchfs/core/histogram.hpp"
+#include "benchfs/net/wire.hpp"
+
+namespace benchfs::server {
+
+struct alignas(64) ThreadCounters {
+  std::atomic<uint32_t> live{0};      ///< connections owned now (incl. hand-offs queued)
+  std::atomic<uint64_t> accepted{0};  ///< endpoints created over the run
+};
+
+struct OpStats {
+  uint64_t count = 0;
+  uint64_t errors = 0;  ///< replies with a non-zero status
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  Histogram latency_ns;  ///< request arrival -> reply posted
+};
+
+struct ThreadStats {
+  std::array<OpStats, wire::kOpSlots> ops{};
+  uint64_t decode_errors = 0;      ///< malformed requests (answered with an error)
+  uint64_t unauthorized = 0;       ///< requests without a valid session
+  uint64_t auth_failures = 0;      ///< REGISTER_CLIENT with a wrong secret
+  uint64_t no_reply_ep = 0;        ///< requests sent without a reply endpoint (dropped)
+  uint64_t ep_errors = 0;          ///< endpoint error callbacks (peer gone)
+  uint64_t closed = 0;             ///< endpoints we closed
+  uint64_t notifications = 0;      ///< CONNECTION_CLOSE sent
+  uint64_t send_errors = 0;        ///< replies UCX failed to send
+  uint64_t rejected_handoffs = 0;  ///< conn requests that failed to become endpoints
+  uint64_t idle_sleeps = 0;
+  uint64_t preempted_spins = 0;
+
+  void merge(const ThreadStats& o);
+};
+
+nlohmann::json ops_json(const ThreadStats& s);
+
+}  // namespace benchfs::server

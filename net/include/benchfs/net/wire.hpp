@@ -1,0 +1,89 @@
+#pragma once
+// The BenchFS wire protocol (DESIGN.md section 3): three UCX active-message
+// ids, a fixed little-endian header per message, per-op fixed fields after it,
+// and the op's variable bytes (paths, client id, payload) as the AM data.
+//
+// Request AM header  = RequestHeader (24 B) + the op's fixed fields.
+// Request AM data    = PING / WRITE_CHUNK: the payload; metadata ops: the
+//                      path bytes (then the second path for RENAME), never
+//                      NUL-terminated, lengths given by the fixed fields;
+//                      REGISTER_CLIENT: the client id.
+// Reply AM header    = ReplyHeader (16 B) + the op's reply fields.
+// Reply AM data      = PING: the echoed payload; READ_CHUNK: the bytes read;
+//                      READDIR: packed directory entries.
+// Notification (AM id kAmNotify) = NotifyHeader (16 B), no data.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace benchfs::wire {
+
+inline constexpr uint16_t kMagic = 0xBF5A;
+inline constexpr uint8_t kVersion = 1;
+
+inline constexpr unsigned kAmRequest = 1;
+inline constexpr unsigned kAmReply = 2;
+inline constexpr unsigned kAmNotify = 3;
+
+inline constexpr size_t kRequestHeaderSize = 24;
+inline constexpr size_t kReplyHeaderSize = 16;
+inline constexpr size_t kNotifyHeaderSize = 16;
+/// Upper bound of any encoded header (fixed part) in either direction.
+inline constexpr size_t kMaxHeaderSize = 128;
+
+inline constexpr size_t kMaxPath = 4096;
+inline constexpr size_t kMaxClientId = 256;
+inline constexpr uint64_t kMaxPingPayload = 4ull << 20;
+/// Largest single chunk transfer any server accepts (chunk sizes are <= this).
+inline constexpr uint64_t kMaxChunkIo = 1ull << 30;
+inline constexpr uint32_t kMaxReaddirEntries = 4096;
+
+enum class Op : uint8_t {
+  kRegisterClient = 1,
+  kPing = 2,
+  kShutdown = 3,
+  kCreate = 4,
+  kOpen = 5,
+  kStat = 6,
+  kUnlink = 7,
+  kMkdir = 8,
+  kRmdir = 9,
+  kReaddir = 10,
+  kRename = 11,
+  kTruncate = 12,
+  kSetSize = 13,
+  kWriteChunk = 14,
+  kReadChunk = 15,
+  kRemoveChunks = 16,
+  kConnectionClose = 64,  ///< notification only (server -> client)
+};
+inline constexpr unsigned kOpSlots = 17;  ///< request ops are 1..16; index 0 = invalid
+
+/// True for request ops (not notifications, not unknown values).
+constexpr bool is_request_op(uint8_t op) { return op >= 1 && op <= 16; }
+std::string_view op_name(Op op);
+
+/// Reason carried by CONNECTION_CLOSE.
+enum class CloseReason : uint32_t { kEviction = 1, kShutdown = 2, kError = 3, kReplaced = 4 };
+std::string_view close_reason_name(CloseReason r);
+
+/// Request header flags.
+inline constexpr uint32_t kFlagNone = 0;
+
+/// File types carried in Attr::mode (POSIX S_IFMT bits) and in dirents.
+enum class FileType : uint8_t { kRegular = 1, kDirectory = 2 };
+
+/// Attributes returned by CREATE / OPEN / STAT (48 bytes on the wire).
+struct Attr {
+  uint64_t ino = 0;
+  uint64_t size = 0;
+  uint32_t mode = 0;  ///< S_IFMT type bits | permission bits
+  uint32_t nlink = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+};
+inline constexpr size_t kAttrSize = 48;
+
+}  // namespace benchfs::wire

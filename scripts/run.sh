@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The main job on one machine: builds BenchFS, starts SERVERS benchfsd_mt
+# servers under mpirun, runs `benchfs_bench ping` against every server, shuts
+# the servers down and prints a summary.
+#   SERVERS=2 THREADS=1 SIZES=8,4k,64k,1m COUNT=10000 scripts/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SERVERS=${SERVERS:-2}
+THREADS=${THREADS:-1}
+SIZES=${SIZES:-8,4k,64k,1m}
+COUNT=${COUNT:-10000}
+bash scripts/build.sh release --target benchfsd_mt benchfs_bench >/dev/null
+source scripts/env.sh
+bin=build/release
+work=$(mktemp -d /tmp/benchfs-run.XXXXXX)
+registry=$work/registry
+job=
+cleanup() {
+  if [[ -n "$job" ]] && kill -0 "$job" 2>/dev/null; then
+    kill -TERM "$job" 2>/dev/null || true
+    sleep 2
+    kill -KILL "$job" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+
+echo "== starting $SERVERS benchfsd_mt server(s), $THREADS progress thread(s) each; registry $registry"
+mpirun -np "$SERVERS" --bind-to none --oversubscribe "$bin/daemon/benchfsd_mt" \
+  --registry "$registry" --threads "$THREADS" --listen 127.0.0.1:0 \
+  --stats "$work/stats.json.%r" >"$work/servers.log" 2>&1 &
+job=$!
+
+echo "== benchfs_bench ping (sizes $SIZES, $COUNT pings each, every server)"
+# benchfs_bench waits for the registry to become ready (30 s at most).
+"$bin/perf/benchfs_bench" ping --registry "$registry" --size "$SIZES" --count "$COUNT" \
+  --warmup 1000 --server all | tee "$work/ping.txt"
+
+echo "== shutting the servers down"
+"$bin/perf/benchfs_bench" shutdown --registry "$registry"
+for _ in $(seq 100); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
+wait "$job" && rc=0 || rc=$?
+job=
+echo "== summary"
+python3 - "$work" "$SERVERS" <<'PY'
+import json, sys
+work, n = sys.argv[1], int(sys.argv[2])
+for r in range(n):
+    try:
+        s = json.load(open(f"{work}/stats.json.{r}"))
+    except OSError:
+        print(f"node {r}: no statistics written"); continue
+    ping = s["ops"].get("ping", {})
+    lat = ping.get("latency_us", {})
+    per = [t["accepted"] for t in s["connections"]["per_thread"]]
+    print(f"node {r} ({s['server']['address']}): {ping.get('count', 0)} pings, "
+          f"{ping.get('errors', 0)} errors, server-side p50 {lat.get('p50', 0):.2f} us, "
+          f"connections per thread {per}, decode errors {s['decode_errors']}")
+PY
+echo "servers exited with status $rc; logs and statistics in $work"
+exit "$rc"

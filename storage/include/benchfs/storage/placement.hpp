@@ -1,0 +1,31 @@
+#pragma once
+// Placement (DESIGN.md section 6): which server owns a path's metadata and
+// which server holds chunk k of an inode.
+
+#include <cstdint>
+#include <string_view>
+
+namespace benchfs::storage {
+
+/// A 64-bit hash of a path with full avalanche (every input bit affects
+/// every output bit); stable across runs and machines.
+uint64_t path_hash(std::string_view path);
+
+/// Metadata owner of `path` among `servers` servers.
+inline uint32_t metadata_owner(std::string_view path, uint32_t servers) {
+  return servers == 0 ? 0 : static_cast<uint32_t>(path_hash(path) % servers);
+}
+
+/// Inode numbers carry their owner in the top 16 bits.
+inline constexpr unsigned kInoOwnerShift = 48;
+inline uint32_t inode_owner(uint64_t ino) { return static_cast<uint32_t>(ino >> kInoOwnerShift); }
+inline uint64_t make_inode(uint32_t owner, uint64_t counter) {
+  return (static_cast<uint64_t>(owner) << kInoOwnerShift) | (counter & ((1ull << kInoOwnerShift) - 1));
+}
+
+/// Server holding chunk `index` of inode `ino`.
+inline uint32_t chunk_holder(uint64_t ino, uint64_t index, uint32_t servers) {
+  return servers == 0 ? 0 : static_cast<uint32_t>((inode_owner(ino) + index) % servers);
+}
+
+}  // namespace benchfs::storage

@@ -1,0 +1,164 @@
+// Unit tests of core/: Status/Result, size and address parsing, the latency
+// histogram, hex helpers and the hwloc topology.
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <thread>
+
+#include "benchfs/core/clock.hpp"
+#include "benchfs/core/histogram.hpp"
+#include "benchfs/core/random.hpp"
+#include "benchfs/core/status.hpp"
+#include "benchfs/core/topology.hpp"
+#include "benchfs/core/units.hpp"
+#include "benchfs/storage/placement.hpp"
+
+using namespace benchfs;
+
+TEST(Status, CarriesErrnoAndMessage) {
+  Status ok;
+  EXPECT_TRUE(ok.is_ok());
+  Status e(-ENOENT, "no such thing");
+  EXPECT_FALSE(e.is_ok());
+  EXPECT_EQ(e.err(), ENOENT);
+  EXPECT_EQ(e.wire_code(), -ENOENT);
+  EXPECT_NE(e.to_string().find("no such thing"), std::string::npos);
+  Result<int> r = 5;
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, 5);
+  Result<int> bad = Status(EINVAL, "x");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().err(), EINVAL);
+  Result<int> odd = Status();  // an ok Status cannot make an empty Result
+  EXPECT_FALSE(odd.ok());
+  EXPECT_THROW(value_or_throw(Result<int>(Status(EIO, "boom"))), Error);
+}
+
+TEST(Units, ParseSize) {
+  EXPECT_EQ(*parse_size("4096"), 4096u);
+  EXPECT_EQ(*parse_size("64k"), 64u << 10);
+  EXPECT_EQ(*parse_size("1m"), 1u << 20);
+  EXPECT_EQ(*parse_size("1MiB"), 1u << 20);
+  EXPECT_EQ(*parse_size("2G"), 2ull << 30);
+  EXPECT_EQ(*parse_size("8KB"), 8u << 10);
+  EXPECT_EQ(parse_size("").status().err(), EINVAL);
+  EXPECT_EQ(parse_size("k").status().err(), EINVAL);
+  EXPECT_EQ(parse_size("12q").status().err(), EINVAL);
+  EXPECT_EQ(parse_size("-1").status().err(), EINVAL);
+  EXPECT_EQ(parse_size("1.5m").status().err(), EINVAL);
+  EXPECT_EQ(parse_size("99999999999999999999").status().err(), EINVAL);
+  EXPECT_EQ(parse_size("17179869184g").status().err(), ERANGE);
+  EXPECT_EQ(format_size(1u << 20), "1 MiB");
+  EXPECT_EQ(format_size(4096), "4 KiB");
+  EXPECT_EQ(format_size(17), "17 B");
+}
+
+TEST(Units, ParseHostPort) {
+  auto a = parse_host_port("127.0.0.1:8080");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 8080);
+  EXPECT_EQ(parse_host_port(":0")->host, "0.0.0.0");
+  EXPECT_EQ(parse_host_port("node1")->port, 0);
+  auto v6 = parse_host_port("[::1]:99");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 99);
+  EXPECT_FALSE(parse_host_port("h:70000").ok());
+  EXPECT_FALSE(parse_host_port("h:").ok());
+  EXPECT_FALSE(parse_host_port("h:x").ok());
+  EXPECT_FALSE(parse_host_port("::1:5").ok());
+  EXPECT_FALSE(parse_host_port("[::1").ok());
+}
+
+TEST(Histogram, QuantilesWithinBucketError) {
+  Histogram h;
+  std::mt19937_64 rng(7);
+  std::vector<uint64_t> v;
+  for (int i = 0; i < 100000; ++i) {
+    uint64_t x = 100 + rng() % 1'000'000;
+    v.push_back(x);
+    h.record(x);
+  }
+  std::sort(v.begin(), v.end());
+  for (double q : {0.01, 0.5, 0.9, 0.99}) {
+    const double exact = static_cast<double>(v[static_cast<size_t>(q * (v.size() - 1))]);
+    const double got = static_cast<double>(h.quantile(q));
+    EXPECT_NEAR(got, exact, exact * 0.07) << "q=" << q;
+  }
+  EXPECT_EQ(h.count(), 100000u);
+  EXPECT_EQ(h.min(), v.front());
+  EXPECT_EQ(h.max(), v.back());
+  Histogram h2;
+  h2.record(5);
+  h2.merge(h);
+  EXPECT_EQ(h2.count(), 100001u);
+  EXPECT_EQ(h2.min(), 5u);
+  Histogram empty;
+  EXPECT_EQ(empty.quantile(0.5), 0u);
+  EXPECT_EQ(empty.min(), 0u);
+}
+
+TEST(Histogram, BucketsAreMonotonic) {
+  for (uint64_t v : {0ull, 1ull, 15ull, 16ull, 17ull, 1000ull, 123456789ull, ~0ull}) {
+    const unsigned i = Histogram::index_of(v);
+    ASSERT_LT(i, Histogram::kBuckets);
+    EXPECT_LE(Histogram::lower_bound_of(i), v);
+    if (i + 1 < Histogram::kBuckets) {
+      EXPECT_GT(Histogram::lower_bound_of(i + 1), v);
+    }
+  }
+}
+
+TEST(Random, HexRoundTrip) {
+  const uint64_t a = secure_random_u64();
+  const uint64_t b = secure_random_u64();
+  EXPECT_NE(a, 0u);
+  EXPECT_NE(a, b);
+  EXPECT_EQ(*parse_hex64(to_hex64(a)), a);
+  EXPECT_EQ(to_hex64(0xabc), "0000000000000abc");
+  EXPECT_FALSE(parse_hex64("xyz").ok());
+  EXPECT_FALSE(parse_hex64("000000000000000g").ok());
+}
+
+TEST(Clock, DeadlineExpires) {
+  auto d = Deadline::after_ms(20);
+  EXPECT_FALSE(d.expired());
+  EXPECT_GT(d.remaining_ms(), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_TRUE(d.expired());
+  EXPECT_EQ(d.remaining_ms(), 0);
+  EXPECT_FALSE(Deadline::never().expired());
+}
+
+TEST(Topology, SeesAllowedCoresAndPins) {
+  Topology topo;
+  auto cores = topo.allowed_cores();
+  ASSERT_FALSE(cores.empty());
+  EXPECT_FALSE(topo.binding_string().empty());
+  // Pin a thread to the last core and check the kernel agrees.
+  std::thread t([&] {
+    ASSERT_TRUE(topo.bind_current_thread(cores.back()).is_ok());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof set, &set), 0);
+    for (unsigned pu : cores.back().pus) EXPECT_TRUE(CPU_ISSET(pu, &set));
+    EXPECT_EQ(static_cast<size_t>(CPU_COUNT(&set)), cores.back().pus.size());
+  });
+  t.join();
+  EXPECT_EQ(core_for_thread(5, 2), 1u);
+  EXPECT_EQ(core_for_thread(0, 0), 0u);
+}
+
+TEST(Placement, SpreadsPathsEvenly) {
+  std::vector<int> counts(4);
+  for (int i = 0; i < 40000; ++i) ++counts[storage::metadata_owner("/dir/file." + std::to_string(i), 4)];
+  for (int c : counts) EXPECT_NEAR(c, 10000, 600);
+  EXPECT_NE(storage::path_hash("/a"), storage::path_hash("/b"));
+  EXPECT_EQ(storage::path_hash("/same"), storage::path_hash("/same"));
+  const uint64_t ino = storage::make_inode(3, 42);
+  EXPECT_EQ(storage::inode_owner(ino), 3u);
+  EXPECT_EQ(storage::chunk_holder(ino, 0, 4), 3u);
+  EXPECT_EQ(storage::chunk_holder(ino, 1, 4), 0u);
+}
