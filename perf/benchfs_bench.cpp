@@ -203,8 +203,11 @@ int main(int argc, char** argv) {
   s->add_option("--registry", shut_registry, "Registry directory (env BENCHFS_REGISTRY)");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "benchfs_bench: %s\nRun with --help for usage.\n", e.what());
+    return 2;
   }
   MPI_Init(&argc, &argv);
   int rank = 0, nranks = 1;

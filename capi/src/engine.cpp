@@ -40,7 +40,6 @@ inline void cpu_relax() { __builtin_ia32_pause(); }
 struct Client::Pending {
   uint64_t id = 0;
   Conn* conn = nullptr;
-  uint64_t epoch = 0;
   wire::Op op{};
   bool done = false;
   int err = 0;  ///< positive errno for a local failure (the reply status is in reply)
@@ -62,10 +61,10 @@ struct Client::Conn {
   net::Endpoint ep;
   enum class State { kDown, kRegistering, kUp } state = State::kDown;
   bool needs_close = false;
+  bool ep_failed = false;  ///< UCX reported the endpoint dead: close it without a flush
   bool ever_connected = false;
   uint64_t session = 0;
   int thread = -1;
-  uint64_t epoch = 0;
   std::shared_ptr<Pending> reg;  ///< registration in flight
 };
 
@@ -129,7 +128,7 @@ Client::~Client() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!worker_) return;
   for (auto& c : conns_) {
-    ucs_status_ptr_t r = c->ep.close_nb();
+    ucs_status_ptr_t r = c->ep.close_nb(/*force=*/c->ep_failed);
     if (r != nullptr) closing_.push_back(r);
     c->state = Conn::State::kDown;
   }
@@ -152,12 +151,12 @@ Client::~Client() {
 // ------------------------------------------------------------- connecting
 
 void Client::start_connect(Conn& c) {
-  ++c.epoch;
   if (c.ep) {
-    ucs_status_ptr_t r = c.ep.close_nb();
+    ucs_status_ptr_t r = c.ep.close_nb(/*force=*/c.ep_failed);
     if (r != nullptr) closing_.push_back(r);
   }
   c.needs_close = false;
+  c.ep_failed = false;
   c.session = 0;
   c.thread = -1;
   auto reg = std::make_shared<Pending>();
@@ -243,11 +242,17 @@ void Client::mark_broken(Conn& c, int err, const char* why) {
   c.state = Conn::State::kDown;
   c.needs_close = true;
   wake_sleepers();
-  for (auto& [id, p] : pending_) {
-    if (p->conn == &c && p->epoch == c.epoch && !p->done) {
+  // Calls on this connection fail now; their waiters still wait for UCX to
+  // let go of their buffers (Pending::finished) before returning.
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    Pending* p = it->second;
+    if (p->conn == &c && !p->done) {
       p->done = true;
       p->err = err;
       p->err_msg = why;
+      it = pending_.erase(it);
+    } else {
+      ++it;
     }
   }
 }
@@ -257,7 +262,6 @@ void Client::mark_broken(Conn& c, int err, const char* why) {
 Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager) {
   p.id = next_request_id_++;
   p.conn = &c;
-  p.epoch = c.epoch;
   p.op = req.op;
   wire::Request r = req;
   r.request_id = p.id;
@@ -287,7 +291,7 @@ void Client::progress_until_idle() {
   for (auto& c : conns_) {
     if (c->needs_close) {
       c->needs_close = false;
-      ucs_status_ptr_t r = c->ep.close_nb();
+      ucs_status_ptr_t r = c->ep.close_nb(/*force=*/c->ep_failed);
       if (r != nullptr) closing_.push_back(r);
     }
   }
@@ -386,6 +390,7 @@ Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& 
     return st;
   }
   Status st = wait(lock, p, deadline_ns);
+  pending_.erase(p.id);  // p lives on this stack frame only
   if (!st) {
     ++stats_.timeouts;
     abandon(lock, p);
@@ -545,6 +550,7 @@ void Client::ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status) {
   // Only the current endpoint counts; a replaced one may still report.
   if (c->ep.get() != ep) return;
   ++c->owner->stats_.endpoint_errors;
+  c->ep_failed = true;
   // Calls waiting on this connection fail now rather than at their deadline;
   // the endpoint is closed by the loop, not inside UCX's callback.
   c->owner->mark_broken(*c, net::ucs_to_errno(status) == 0 ? ECONNRESET : net::ucs_to_errno(status),

@@ -65,8 +65,11 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
       "Create UCX workers in UCS_THREAD_MODE_SINGLE (unsafe hand-off in UCX 1.13; measurement only)");
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "benchfsd_mt: %s\nRun with --help for usage.\n", e.what());
+    return 2;
   }
   auto size = benchfs::parse_size(chunk);
   if (!size) {

@@ -2,7 +2,7 @@
 // against a server with 2 progress threads. Every connection request is
 // handed from the listener's worker to a progress thread's worker, the path
 // on which UCX 1.13 aborts with UCS_THREAD_MODE_SINGLE workers (DESIGN.md
-// section 10). Cycles: BENCHFS_STORM_CYCLES (default 2000 in CI).
+// section 10). Cycles: BENCHFS_STORM_CYCLES (default 5000, as in CI).
 
 #include <gtest/gtest.h>
 
@@ -23,7 +23,7 @@ namespace {
 
 int storm_cycles() {
   const char* v = std::getenv("BENCHFS_STORM_CYCLES");
-  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 2000;
+  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 5000;
 }
 
 }  // namespace

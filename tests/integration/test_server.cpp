@@ -5,8 +5,10 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -67,6 +69,15 @@ class ServerTest : public ::testing::Test {
 };
 
 double seconds_since(uint64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
+
+// The state letter of /proc/<pid>/stat ('T' once a SIGSTOP has taken effect).
+char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(in, line);
+  const size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+}
 
 }  // namespace
 
@@ -294,6 +305,87 @@ TEST_F(ServerTest, MalformedMessagesGetErrorRepliesAndTheServerKeepsServing) {
   EXPECT_EQ(j["unauthorized"].get<uint64_t>(), 2u);
 }
 
+TEST_F(ServerTest, OneClientSharedByFourThreads) {
+  start(2, 2);
+  auto c = connect(/*prewarm=*/false);
+  ASSERT_NE(c, nullptr);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 300; ++i) {
+        const Status st = ping_checked(*c, static_cast<uint32_t>((i + t) % 2), 8 + (i % 3) * 4000,
+                                       static_cast<unsigned>(t * 1000 + i));
+        if (!st && failures.fetch_add(1) < 3) ADD_FAILURE() << "thread " << t << ": " << st.to_string();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(c->stats().connects, 2u);  // one connection per server, shared
+  EXPECT_EQ(c->stats().timeouts, 0u);
+}
+
+TEST_F(ServerTest, ClientIdOver256BytesIsRejected) {
+  start(1, 1);
+  ClientOptions o;
+  o.registry = job_->registry();
+  o.client_id = std::string(257, 'x');
+  EXPECT_EQ(Client::create(o).status().err(), EINVAL);
+  RawClient raw;
+  const auto list = job_->servers();
+  ASSERT_TRUE(raw.connect("127.0.0.1", list.servers[0].port).is_ok());
+  EXPECT_EQ(raw.register_client(std::string(257, 'x'), list.info.secret, nullptr).err(), EINVAL);
+  EXPECT_TRUE(raw.register_client(std::string(256, 'x'), list.info.secret, nullptr).is_ok());
+  raw.close();
+  ASSERT_EQ(job_->terminate(20000), 0);
+  auto j = job_->stats(0);
+  EXPECT_EQ(j["decode_errors"].get<uint64_t>(), 1u);
+  EXPECT_EQ(j["registry"]["evictions"].get<uint64_t>(), 0u);
+}
+
+TEST(Daemon, RejectsBadOptionsWithAClearMessage) {
+  std::string out;
+  EXPECT_EQ(
+      test::run_command({test::benchfsd_path(), "--registry", "/tmp/x", "--chunk-size", "3000"}, 20000, &out),
+      2);
+  EXPECT_NE(out.find("chunk-size"), std::string::npos) << out;
+  EXPECT_EQ(
+      test::run_command({test::benchfsd_path(), "--registry", "/tmp/x", "--poll", "sometimes"}, 20000, &out),
+      2);
+  EXPECT_NE(out.find("poll"), std::string::npos) << out;
+  EXPECT_EQ(test::run_command({test::benchfsd_path(), "--threads", "0", "--registry", "/tmp/x"}, 20000, &out),
+            2);
+  EXPECT_EQ(test::run_command({test::benchfsd_path()}, 20000, &out, {{"BENCHFS_REGISTRY", ""}}), 2);
+  EXPECT_NE(out.find("--registry"), std::string::npos) << out;
+  EXPECT_EQ(test::run_command({test::benchfsd_path(), "--help"}, 20000, &out), 0);
+  EXPECT_NE(out.find("--client-capacity"), std::string::npos);
+}
+
+TEST(Daemon, RunsAsAnMpiSingleton) {
+  TempDir dir("benchfs-single");
+  test::set_test_environment();
+  // No mpirun: MPI_Init makes this process a one-rank job.
+  std::string out;
+  std::thread stopper([&] {
+    auto list = registry::wait_for_servers(dir.sub("registry"), Deadline::after_ms(30000));
+    if (!list) return;
+    ClientOptions o;
+    o.registry = dir.sub("registry");
+    auto c = Client::create(o);
+    if (c.ok()) {
+      EXPECT_TRUE((*c)->ping(0, "single", 6, nullptr).is_ok());
+      EXPECT_TRUE((*c)->shutdown_server(0).is_ok());
+    }
+  });
+  const int rc = test::run_command(
+      {test::benchfsd_path(), "--registry", dir.sub("registry"), "--threads", "1", "--listen", "127.0.0.1:0"},
+      60000, &out);
+  stopper.join();
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("published 1 server"), std::string::npos) << out;
+}
+
 TEST_F(ServerTest, PingEchoesEverySizeUpTo4MiB) {
   start(1, 1);
   auto c = connect();
@@ -359,6 +451,10 @@ TEST_F(ServerTest, StoppedServerTimesOutInsteadOfHanging) {
   auto pids = job_->server_pids();
   ASSERT_EQ(pids.size(), 1u);
   ASSERT_EQ(::kill(pids[0], SIGSTOP), 0);
+  // Signals land asynchronously: wait until the server really is stopped.
+  for (int i = 0; i < 1000 && process_state(pids[0]) != 'T'; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(process_state(pids[0]), 'T');
   uint64_t t0 = now_ns();
   Status st = c->ping(0, "12345678", 8, nullptr);
   double took = seconds_since(t0);

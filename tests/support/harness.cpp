@@ -40,13 +40,21 @@ void set_test_environment() {
   setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
   // Single-machine tests: UCX on loopback (the CM needs tcp on lo).
   setenv("UCX_NET_DEVICES", "lo", 0);
-  // UCX's memory hooks are not needed by BenchFS and confuse sanitizers.
-  setenv("UCX_MEM_EVENTS", "no", 0);
   // MPI itself: shared memory only, never a network interface.
   setenv("OMPI_MCA_pml", "ob1", 0);
   setenv("OMPI_MCA_btl", "self,vader", 0);
   setenv("OMPI_MCA_oob_tcp_if_include", "lo", 0);
   setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 0);
+#ifdef BENCHFS_ASAN
+  // Servers and clients built with ASan: full stacks so that leaks inside
+  // Open MPI can be told from ours (see sanitizers/lsan.supp), and MPI's
+  // components kept loaded so their frames have names.
+  setenv("ASAN_OPTIONS", "fast_unwind_on_malloc=0:detect_leaks=1", 0);
+  setenv("LSAN_OPTIONS", "suppressions=" BENCHFS_LSAN_SUPPRESSIONS ":print_suppressions=0", 0);
+  setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1", 0);
+  setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
+  setenv("PMIX_MCA_mca_base_component_disable_dlclose", "1", 0);
+#endif
 }
 
 std::string benchfsd_path() { return BENCHFSD_PATH; }

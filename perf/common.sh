@@ -1,0 +1,65 @@
+# Shared by the perf/ scripts (sourced). Builds what is missing, starts and
+# stops benchfsd_mt jobs, runs ucx_perftest pairs, records machine load.
+set -euo pipefail
+PERF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$PERF_ROOT/scripts/env.sh"
+BIN=${BENCHFS_BIN:-$PERF_ROOT/build/release}
+
+perf_build() {
+  if [[ -z "${BENCHFS_BIN:-}" ]]; then
+    bash "$PERF_ROOT/scripts/build.sh" release --target benchfsd_mt benchfs_bench >/dev/null
+  fi
+  command -v ucx_perftest >/dev/null || { echo "ucx_perftest missing (apt-get install ucx-utils)" >&2; exit 1; }
+}
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# start_servers DIR NP THREADS [extra benchfsd_mt args...]: sets SERVER_JOB.
+start_servers() {
+  local dir=$1 np=$2 threads=$3
+  shift 3
+  mkdir -p "$dir"
+  mpirun -np "$np" --bind-to none --oversubscribe "$BIN/daemon/benchfsd_mt" --registry "$dir/registry" \
+    --threads "$threads" --listen 127.0.0.1:0 --log-level warn "$@" >"$dir/servers.log" 2>&1 &
+  SERVER_JOB=$!
+}
+
+stop_servers() {
+  local dir=$1
+  "$BIN/perf/benchfs_bench" shutdown --registry "$dir/registry" >/dev/null 2>&1 || true
+  for _ in $(seq 100); do kill -0 "$SERVER_JOB" 2>/dev/null || break; sleep 0.1; done
+  kill -TERM "$SERVER_JOB" 2>/dev/null || true
+  wait "$SERVER_JOB" 2>/dev/null || true
+  SERVER_JOB=
+}
+
+# perftest_lat SIZE ITERS PORT: one-way p50 latency (us) of ucp_am_lat.
+perftest_lat() {
+  local size=$1 iters=$2 port=$3
+  ucx_perftest -p "$port" >/dev/null 2>&1 &
+  local srv=$!
+  sleep 0.3
+  local out
+  out=$(timeout 120 ucx_perftest -p "$port" 127.0.0.1 -t ucp_am_lat -s "$size" -n "$iters" -w $((iters / 10)) 2>&1 || true)
+  wait "$srv" 2>/dev/null || true
+  awk '/^Final:/ {print $3}' <<<"$out"
+}
+
+# perftest_bw SIZE ITERS PORT: bandwidth (MB/s, overall) of ucp_am_bw.
+perftest_bw() {
+  local size=$1 iters=$2 port=$3
+  ucx_perftest -p "$port" >/dev/null 2>&1 &
+  local srv=$!
+  sleep 0.3
+  local out
+  out=$(timeout 120 ucx_perftest -p "$port" 127.0.0.1 -t ucp_am_bw -s "$size" -n "$iters" -w $((iters / 10)) 2>&1 || true)
+  wait "$srv" 2>/dev/null || true
+  awk '/^Final:/ {print $7}' <<<"$out"
+}
+
+to_bytes() {
+  python3 -c 'import sys
+s=sys.argv[1].lower().rstrip("b").rstrip("i")
+m={"k":1<<10,"m":1<<20,"g":1<<30}
+print(int(s[:-1])*m[s[-1]] if s and s[-1] in m else int(s))' "$1"
+}

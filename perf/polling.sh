@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Server polling policies compared in one run, interleaved round by round:
+#  A) cores free: 1 server (1 progress thread) + 1 client rank, 8 B PING.
+#  B) oversubscribed: 1 server with 2 progress threads + 4 client ranks on
+#     this machine (more busy threads than cores).
+# Prints per policy the median, min and max over rounds of the PING p50 RTT
+# and of the aggregate ops/s, and ratios against busy polling.
+#   perf/polling.sh [--rounds 3] [--count 20000] [--out DIR]
+source "$(dirname "$0")/common.sh"
+ROUNDS=3
+COUNT=20000
+OUT=
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --count) COUNT=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+perf_build
+work=$(mktemp -d /tmp/benchfs-polling.XXXXXX)
+OUT=${OUT:-$work}
+mkdir -p "$OUT"
+csv=$OUT/polling.csv
+echo "scenario,policy,round,p50_us,p99_us,ops_per_s,load" >"$csv"
+trap '[[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
+echo "load before: $(load)"
+
+run_case() {  # scenario policy round threads client_ranks client_poll
+  local scenario=$1 policy=$2 round=$3 threads=$4 ranks=$5 cpoll=$6
+  local dir=$work/$scenario-$policy-$round
+  start_servers "$dir" 1 "$threads" --poll "$policy"
+  local line
+  line=$(mpirun -np "$ranks" --bind-to none --oversubscribe "$BIN/perf/benchfs_bench" ping \
+    --registry "$dir/registry" --size 8 --count "$COUNT" --warmup $((COUNT / 10)) --poll "$cpoll" --json | grep '^{')
+  stop_servers "$dir"
+  python3 - "$line" "$scenario" "$policy" "$round" "$(load | cut -d' ' -f1)" >>"$csv" <<'PY'
+import json, sys
+j = json.loads(sys.argv[1])
+print(f"{sys.argv[2]},{sys.argv[3]},{sys.argv[4]},{j['p50_us']},{j['p99_us']},{j['ops_per_s']},{sys.argv[5]}")
+PY
+}
+
+for round in $(seq "$ROUNDS"); do
+  for policy in busy adaptive blocking; do
+    run_case free "$policy" "$round" 1 1 busy
+    run_case oversubscribed "$policy" "$round" 2 4 adaptive
+  done
+done
+echo "load after: $(load)"
+python3 - "$csv" <<'PY'
+import csv, statistics, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+for scenario, title in (("free", "A) cores free: 1 progress thread, 1 client (8 B PING)"),
+                        ("oversubscribed", "B) oversubscribed: 2 progress threads + 4 client ranks on 2 cores")):
+    print(f"\n{title}")
+    print(f"{'policy':10} {'p50 median':>11} {'min':>8} {'max':>8} {'p99 med':>9} {'ops/s med':>11} {'p50 vs busy':>12}")
+    base = None
+    for policy in ("busy", "adaptive", "blocking"):
+        r = [x for x in rows if x["scenario"] == scenario and x["policy"] == policy]
+        p50 = [float(x["p50_us"]) for x in r]
+        p99 = [float(x["p99_us"]) for x in r]
+        ops = [float(x["ops_per_s"]) for x in r]
+        med = statistics.median(p50)
+        base = base or med
+        print(f"{policy:10} {med:11.3f} {min(p50):8.3f} {max(p50):8.3f} {statistics.median(p99):9.3f} "
+              f"{statistics.median(ops):11.0f} {med / base:11.2f}x")
+PY
+echo "CSV: $csv"

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds BenchFS and runs its tests: the whole suite (unit, integration,
+# stress) in the release and asan (ASan+UBSan) presets, and the registry and
+# inbox stress tests under tsan. Installs missing Debian packages first.
+#   scripts/test.sh            everything (what CI runs)
+#   PRESETS=release scripts/test.sh    only some presets
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+PRESETS=${PRESETS:-"release asan tsan"}
+bash scripts/deps.sh
+failed=()
+start=$(date +%s)
+
+run_ctest() {  # preset, ctest args...
+  local preset=$1
+  shift
+  echo "== ctest ($preset) $*"
+  if ! ctest --test-dir "build/$preset" --output-on-failure --timeout 600 "$@"; then
+    failed+=("$preset: ctest $*")
+  fi
+}
+
+for preset in $PRESETS; do
+  echo "== build ($preset)"
+  if [[ ! -f build/$preset/build.ninja ]]; then cmake --preset "$preset" >/dev/null; fi
+  case $preset in
+    tsan)
+      # ThreadSanitizer: the lock-free and sharded structures, without UCX.
+      cmake --build build/tsan -j "$(nproc)" --target test_client_registry test_client_registry_stress test_inbox
+      run_ctest tsan -R 'ClientRegistry|Inbox'
+      ;;
+    *)
+      cmake --build "build/$preset" -j "$(nproc)"
+      # Unit tests in parallel; tests that start servers one at a time.
+      run_ctest "$preset" -L unit -j "$(nproc)"
+      run_ctest "$preset" -L 'integration|stress'
+      ;;
+  esac
+done
+
+echo "== tests finished in $(( $(date +%s) - start )) s"
+if [[ ${#failed[@]} -gt 0 ]]; then
+  printf 'FAILED: %s\n' "${failed[@]}"
+  exit 1
+fi
+echo "all test runs passed"
