@@ -19,6 +19,7 @@ namespace {
 constexpr uint64_t kMs = 1'000'000ULL;
 constexpr uint64_t kCloseBoundNs = 2000 * kMs;
 constexpr uint64_t kAbandonBoundNs = 1000 * kMs;
+constexpr uint64_t kRetireBoundNs = 1000 * kMs;
 constexpr int kMaxSleepMs = 50;
 
 std::atomic<uint64_t> g_instances{0};
@@ -61,7 +62,6 @@ struct Client::Conn {
   net::Endpoint ep;
   enum class State { kDown, kRegistering, kUp } state = State::kDown;
   bool needs_close = false;
-  bool ep_failed = false;  ///< UCX reported the endpoint dead: close it without a flush
   bool ever_connected = false;
   uint64_t session = 0;
   int thread = -1;
@@ -128,10 +128,15 @@ Client::~Client() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!worker_) return;
   for (auto& c : conns_) {
-    ucs_status_ptr_t r = c->ep.close_nb(/*force=*/c->ep_failed);
+    ucs_status_ptr_t r = c->ep.close_nb();
     if (r != nullptr) closing_.push_back(r);
     c->state = Conn::State::kDown;
   }
+  for (auto& r : retiring_) {
+    ucs_status_ptr_t req = r.ep.close_nb();
+    if (req != nullptr) closing_.push_back(req);
+  }
+  retiring_.clear();
   const uint64_t deadline = now_ns() + kCloseBoundNs;
   while (!closing_.empty() && now_ns() < deadline) {
     progress_until_idle();
@@ -152,11 +157,10 @@ Client::~Client() {
 
 void Client::start_connect(Conn& c) {
   if (c.ep) {
-    ucs_status_ptr_t r = c.ep.close_nb(/*force=*/c.ep_failed);
+    ucs_status_ptr_t r = c.ep.close_nb();
     if (r != nullptr) closing_.push_back(r);
   }
   c.needs_close = false;
-  c.ep_failed = false;
   c.session = 0;
   c.thread = -1;
   auto reg = std::make_shared<Pending>();
@@ -184,8 +188,27 @@ void Client::start_connect(Conn& c) {
   }
 }
 
+bool Client::is_retiring(const Conn& c) const {
+  for (const auto& r : retiring_)
+    if (r.conn == &c) return true;
+  return false;
+}
+
 Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns) {
   if (c.state == Conn::State::kUp) return Status();
+  // A new endpoint to a server whose close of our previous one is still in
+  // flight fails in UCX 1.13: let that close finish first (bounded).
+  while (c.state == Conn::State::kDown && is_retiring(c) && now_ns() < deadline_ns) {
+    if (progress_until_idle() > 0 || !is_retiring(c)) continue;
+    if (worker_->arm()) {
+      ++sleepers_;
+      lock.unlock();
+      pollfd pfd{worker_->event_fd(), POLLIN, 0};
+      ::poll(&pfd, 1, 1);
+      lock.lock();
+      --sleepers_;
+    }
+  }
   if (c.state == Conn::State::kDown) start_connect(c);
   std::shared_ptr<Pending> reg = c.reg;
   const std::string where =
@@ -235,12 +258,21 @@ int Client::server_thread(uint32_t server) {
   return conns_[server]->thread;
 }
 
-void Client::mark_broken(Conn& c, int err, const char* why) {
+void Client::mark_broken(Conn& c, int err, const char* why, bool server_closes) {
   if (c.state == Conn::State::kDown && !c.ep) return;
   spdlog::debug("client {}: connection to node_{} lost ({}: {})", opts_.client_id, c.index, why,
                 std::strerror(err));
   c.state = Conn::State::kDown;
-  c.needs_close = true;
+  if (server_closes && c.ep) {
+    // UCX 1.13 keeps a client endpoint (and its socket) until the worker is
+    // destroyed when the client starts the disconnect; when the server
+    // starts it, closing after its disconnect arrives frees everything. So
+    // wait for that disconnect (bounded), then close.
+    retiring_.push_back(Retiring{&c, std::move(c.ep), now_ns() + kRetireBoundNs, false});
+  } else {
+    c.needs_close = true;
+  }
+  maintenance_ = true;
   wake_sleepers();
   // Calls on this connection fail now; their waiters still wait for UCX to
   // let go of their buffers (Pending::finished) before returning.
@@ -285,14 +317,32 @@ Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* d
   return Status();
 }
 
-void Client::progress_until_idle() {
-  while (worker_->progress() != 0) {
-  }
-  for (auto& c : conns_) {
-    if (c->needs_close) {
-      c->needs_close = false;
-      ucs_status_ptr_t r = c->ep.close_nb(/*force=*/c->ep_failed);
-      if (r != nullptr) closing_.push_back(r);
+unsigned Client::progress_until_idle() {
+  unsigned events = 0;
+  while (unsigned n = worker_->progress()) events += n;
+  if (maintenance_) {
+    maintenance_ = false;
+    for (auto& c : conns_) {
+      if (c->needs_close) {
+        c->needs_close = false;
+        ucs_status_ptr_t r = c->ep.close_nb();
+        if (r != nullptr) closing_.push_back(r);
+      }
+    }
+    if (!retiring_.empty()) {
+      const uint64_t now = now_ns();
+      for (size_t i = 0; i < retiring_.size();) {
+        Retiring& r = retiring_[i];
+        if (r.failed || now >= r.deadline_ns) {
+          ucs_status_ptr_t req = r.ep.close_nb();
+          if (req != nullptr) closing_.push_back(req);
+          retiring_[i] = std::move(retiring_.back());
+          retiring_.pop_back();
+        } else {
+          ++i;
+        }
+      }
+      maintenance_ = !retiring_.empty();  // look again until all are gone
     }
   }
   for (size_t i = 0; i < closing_.size();) {
@@ -304,39 +354,40 @@ void Client::progress_until_idle() {
       ++i;
     }
   }
+  return events;
 }
 
 Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns) {
+  // Passes between clock reads and lock hand-overs: reading the clock costs
+  // as much as a pass, and the reply is usually a few passes away.
+  constexpr unsigned kPassesPerCheck = 16;
   uint64_t idle_since = 0;
   for (;;) {
-    const unsigned events = worker_->progress();
-    progress_until_idle();
-    if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
-      const ucs_status_t s = ucp_request_check_status(p.send_req);
-      ucp_request_free(p.send_req);
-      p.send_req = nullptr;
-      if (s != UCS_OK && !p.done) {
-        p.done = true;
-        p.err = net::ucs_to_errno(s);
-        p.err_msg = ucs_status_string(s);
-        pending_.erase(p.id);
+    unsigned events = 0;
+    for (unsigned i = 0; i < kPassesPerCheck; ++i) {
+      events += progress_until_idle();
+      if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
+        const ucs_status_t s = ucp_request_check_status(p.send_req);
+        ucp_request_free(p.send_req);
+        p.send_req = nullptr;
+        if (s != UCS_OK && !p.done) {
+          p.done = true;
+          p.err = net::ucs_to_errno(s);
+          p.err_msg = ucs_status_string(s);
+          pending_.erase(p.id);
+        }
       }
+      if (p.finished()) return Status();
+      cpu_relax();
     }
-    if (p.finished()) return Status();
     const uint64_t now = now_ns();
     if (now >= deadline_ns)
       return Status(ETIMEDOUT, "no reply within " + std::to_string(opts_.rpc_timeout_ms) + " ms");
-    if (events > 0) idle_since = 0;
-    if (opts_.poll == net::PollMode::kBusy) {
+    if (events > 0 || idle_since == 0) idle_since = now;
+    if (opts_.poll == net::PollMode::kBusy ||
+        (opts_.poll == net::PollMode::kAdaptive && now - idle_since < opts_.spin_ns)) {
+      // Let other threads of this process in between rounds.
       lock.unlock();
-      cpu_relax();
-      lock.lock();
-      continue;
-    }
-    if (idle_since == 0) idle_since = now;
-    if (opts_.poll == net::PollMode::kAdaptive && now - idle_since < opts_.spin_ns) {
-      lock.unlock();  // let other threads in between passes
-      cpu_relax();
       lock.lock();
       continue;
     }
@@ -417,7 +468,7 @@ Result<wire::Reply> Client::call(uint32_t server, wire::Request& req, const void
     auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline);
     const bool lost = (!r && is_connection_error(r.status().err())) || (r && r->status == -ENOTCONN);
     if (lost) {
-      mark_broken(c, ENOTCONN, "connection closed by the server");
+      mark_broken(c, ENOTCONN, "connection closed by the server", /*server_closes=*/r.ok());
       if (idempotent && attempt == 0) {
         ++stats_.retries;
         continue;
@@ -539,7 +590,7 @@ ucs_status_t Client::on_notify(const void* header, size_t header_len) {
       ++stats_.close_notifications;
       spdlog::debug("client {}: node_{} closed the connection ({})", opts_.client_id, c->index,
                     wire::close_reason_name(n->reason));
-      mark_broken(*c, ENOTCONN, "closed by the server");
+      mark_broken(*c, ENOTCONN, "closed by the server", /*server_closes=*/true);
     }
   }
   return UCS_OK;
@@ -547,14 +598,19 @@ ucs_status_t Client::on_notify(const void* header, size_t header_len) {
 
 void Client::ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status) {
   auto* c = static_cast<Conn*>(arg);
-  // Only the current endpoint counts; a replaced one may still report.
-  if (c->ep.get() != ep) return;
-  ++c->owner->stats_.endpoint_errors;
-  c->ep_failed = true;
+  Client* self = c->owner;
+  if (c->ep.get() != ep) {
+    // A retiring endpoint's disconnect: close it now.
+    for (auto& r : self->retiring_)
+      if (r.ep.get() == ep) r.failed = true;
+    self->maintenance_ = true;
+    return;
+  }
+  ++self->stats_.endpoint_errors;
   // Calls waiting on this connection fail now rather than at their deadline;
   // the endpoint is closed by the loop, not inside UCX's callback.
-  c->owner->mark_broken(*c, net::ucs_to_errno(status) == 0 ? ECONNRESET : net::ucs_to_errno(status),
-                        ucs_status_string(status));
+  self->mark_broken(*c, net::ucs_to_errno(status) == 0 ? ECONNRESET : net::ucs_to_errno(status),
+                    ucs_status_string(status));
 }
 
 }  // namespace benchfs::client

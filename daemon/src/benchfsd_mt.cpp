@@ -60,9 +60,15 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off (env BENCHFS_LOG_LEVEL)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  app.add_flag(
-      "--single-thread-workers", opts.single_thread_workers,
-      "Create UCX workers in UCS_THREAD_MODE_SINGLE (unsafe hand-off in UCX 1.13; measurement only)");
+  std::string listener_mode = "multi";
+  std::string progress_mode = "single";
+  app.add_option("--listener-thread-mode", listener_mode,
+                 "UCX thread mode of the listener's worker (single aborts in UCX 1.13; for measurement)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"single", "multi"}));
+  app.add_option("--progress-thread-mode", progress_mode, "UCX thread mode of the progress workers")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"single", "multi"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -77,6 +83,8 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
     return 2;
   }
   opts.chunk_size = *size;
+  opts.listener_multi = listener_mode == "multi";
+  opts.progress_multi = progress_mode == "multi";
   opts.poll = *benchfs::net::parse_poll_mode(poll);
   if (auto st = benchfs::server::validate(opts); !st) {
     std::fprintf(stderr, "benchfsd_mt: %s\nRun with --help for usage.\n", st.message().c_str());

@@ -63,8 +63,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
       if (closing_.empty() || now_ns() >= drain_deadline_ns_) break;
     }
     idler.after_pass(
-        work > 0, [this] { return inbox_.size_approx() > 0 || !failed_eps_.empty(); },
-        stop_ ? 10 : kMaxSleepMs);
+        work > 0, [this] { return inbox_.size_approx() > 0 || !failed_.empty(); }, stop_ ? 10 : kMaxSleepMs);
   }
   stats_.idle_sleeps = idler.stats().sleeps;
   stats_.preempted_spins = idler.stats().preempted_spins;
@@ -96,12 +95,14 @@ size_t ProgressThread::drain_inbox() {
 
 size_t ProgressThread::run_deferred() {
   size_t work = 0;
-  if (!failed_eps_.empty()) {
-    std::vector<ucp_ep_h> failed;
-    failed.swap(failed_eps_);
-    for (ucp_ep_h ep : failed) {
+  if (!failed_.empty()) {
+    std::vector<FailedEp> failed;
+    failed.swap(failed_);
+    for (const FailedEp& f : failed) {
+      Conn* conn = find_conn(f.ep);
+      if (conn == nullptr || conn->id != f.conn_id) continue;
       ++stats_.ep_errors;
-      close_conn(ep, /*notify=*/false, wire::CloseReason::kError, /*force=*/true);
+      close_conn(f.ep, /*notify=*/false, wire::CloseReason::kError);
     }
     work += failed.size();
   }
@@ -156,7 +157,7 @@ void ProgressThread::evict(const Command& c) {
   close_conn(c.ep, /*notify=*/true, c.reason);
 }
 
-void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason, bool force) {
+void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason) {
   auto it = conns_.find(ep);
   if (it == conns_.end()) return;
   std::unique_ptr<Conn> conn = std::move(it->second);
@@ -183,9 +184,8 @@ void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reas
     if (r == nullptr || UCS_PTR_IS_ERR(r)) release_ctx(ctx);
     ++stats_.notifications;
   }
-  // A flushing close lets the notification above go out first. A failed
-  // endpoint has no peer left to flush to: release it at once instead.
-  ucs_status_ptr_t r = conn->ep.close_nb(force);
+  // A flushing close: the notification above goes out first.
+  ucs_status_ptr_t r = conn->ep.close_nb();
   if (r != nullptr) closing_.push_back(r);
   ++stats_.closed;
   counters_.live.fetch_sub(1, std::memory_order_relaxed);
@@ -227,9 +227,14 @@ void ProgressThread::teardown() {
 
 void ProgressThread::ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status) {
   auto* self = static_cast<ProgressThread*>(arg);
-  spdlog::debug("thread {}: endpoint {} failed: {}", self->index_, static_cast<void*>(ep),
+  // Record which connection failed now: once an endpoint is closed its
+  // address may be reused by the next one, so the handle alone is ambiguous
+  // later. An endpoint we already closed needs nothing more.
+  Conn* conn = self->find_conn(ep);
+  if (conn == nullptr) return;
+  spdlog::debug("thread {}: connection {} from {} failed: {}", self->index_, conn->id, conn->peer,
                 ucs_status_string(status));
-  self->failed_eps_.push_back(ep);
+  self->failed_.push_back(FailedEp{ep, conn->id});
 }
 
 ucs_status_t ProgressThread::am_request_cb(void* arg, const void* header, size_t header_len, void* data,

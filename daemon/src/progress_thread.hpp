@@ -100,7 +100,7 @@ class ProgressThread {
   size_t run_deferred();
   void accept(net::ConnRequest&& req);
   void evict(const Command& c);
-  void close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason, bool force = false);
+  void close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason);
   void begin_drain();
   void teardown();
 
@@ -123,7 +123,11 @@ class ProgressThread {
 
   std::unordered_map<ucp_ep_h, std::unique_ptr<Conn>> conns_;
   uint64_t next_conn_id_ = 1;
-  std::vector<ucp_ep_h> failed_eps_;             ///< recorded by ep_error_cb
+  struct FailedEp {
+    ucp_ep_h ep;
+    uint64_t conn_id;
+  };
+  std::vector<FailedEp> failed_;                 ///< recorded by ep_error_cb
   std::vector<ucs_status_ptr_t> closing_;        ///< close requests still in flight
   std::vector<std::unique_ptr<OpCtx>> ctx_all_;  ///< owns every OpCtx ever made
   std::vector<OpCtx*> ctx_free_;

@@ -81,9 +81,10 @@ void ServerImpl::start() {
                  format_size(opts_.chunk_size));
 
   plan_threads();
-  const ucs_thread_mode_t mode = opts_.single_thread_workers ? UCS_THREAD_MODE_SINGLE : UCS_THREAD_MODE_MULTI;
+  auto mode_of = [](bool multi) { return multi ? UCS_THREAD_MODE_MULTI : UCS_THREAD_MODE_SINGLE; };
+  const ucs_thread_mode_t mode = mode_of(opts_.progress_multi);
   ctx_ = std::make_unique<net::Context>();
-  listen_worker_ = std::make_unique<net::Worker>(*ctx_, mode, "benchfs-accept");
+  listen_worker_ = std::make_unique<net::Worker>(*ctx_, mode_of(opts_.listener_multi), "benchfs-accept");
   auto addr = value_or_throw(net::resolve(listen.host, listen.port));
   listener_ = std::make_unique<net::Listener>(*listen_worker_, addr, &ServerImpl::conn_cb, this);
 

@@ -61,6 +61,17 @@ Context::Context() {
   ucp_config_t* config = nullptr;
   ucs_status_t s = ucp_config_read(nullptr, nullptr, &config);
   if (s != UCS_OK) throw Error(ucs_to_status(s, "ucp_config_read"));
+  // With error mode NONE, UCX 1.13 names endpoints on the wire by their
+  // addresses: a message that arrives after its endpoint was destroyed (a
+  // client evicted mid-request, a peer gone) would be dispatched to freed or
+  // reused memory. Indirect ids make such a message a lookup miss, dropped.
+  if (std::getenv("UCX_PROTO_INDIRECT_ID") == nullptr) {
+    s = ucp_config_modify(config, "PROTO_INDIRECT_ID", "on");
+    if (s != UCS_OK) {
+      ucp_config_release(config);
+      throw Error(ucs_to_status(s, "ucp_config_modify(PROTO_INDIRECT_ID)"));
+    }
+  }
   s = ucp_init(&params, config, &ctx_);
   ucp_config_release(config);
   if (s != UCS_OK) throw Error(ucs_to_status(s, "ucp_init"));
@@ -246,12 +257,12 @@ Endpoint& Endpoint::operator=(Endpoint&& o) noexcept {
   return *this;
 }
 
-ucs_status_ptr_t Endpoint::close_nb(bool force) {
+ucs_status_ptr_t Endpoint::close_nb() {
   ucp_ep_h ep = std::exchange(ep_, nullptr);
   if (ep == nullptr) return nullptr;
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-  p.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+  p.flags = 0;
   ucs_status_ptr_t r = ucp_ep_close_nbx(ep, &p);
   return UCS_PTR_IS_ERR(r) ? nullptr : r;
 }

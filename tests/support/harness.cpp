@@ -57,6 +57,15 @@ void set_test_environment() {
 #endif
 }
 
+size_t open_fds() {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator("/proc/self/fd", ec); !ec && it != fs::directory_iterator();
+       it.increment(ec))
+    ++n;
+  return n;
+}
+
 std::string benchfsd_path() { return BENCHFSD_PATH; }
 std::string bench_path() { return std::string(BENCHFS_BINARY_DIR) + "/perf/benchfs_bench"; }
 
@@ -328,7 +337,7 @@ Status RawClient::connect(const std::string& host, uint16_t port) {
 }
 
 void RawClient::close() {
-  ucs_status_ptr_t r = ep_.close_nb(ep_failed_);
+  ucs_status_ptr_t r = ep_.close_nb();
   if (r == nullptr) return;
   progress_until([r] { return ucp_request_check_status(r) != UCS_INPROGRESS; }, 3000);
   ucp_request_free(r);

@@ -85,6 +85,9 @@ int run_command(const std::vector<std::string>& argv, int timeout_ms, std::strin
 /// Every descendant of pid (children first found, recursively).
 std::vector<pid_t> descendants(pid_t pid);
 
+/// Open file descriptors of this process.
+size_t open_fds();
+
 /// Environment every test process sets for UCX and Open MPI on this machine.
 void set_test_environment();
 

@@ -87,12 +87,17 @@ class Client {
   Status init();
 
   Status ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
+  [[nodiscard]] bool is_retiring(const Conn& c) const;
   void start_connect(Conn& c);
   Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager);
   Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns);
   void abandon(std::unique_lock<std::mutex>& lock, Pending& p);
-  void mark_broken(Conn& c, int err, const char* why);
-  void progress_until_idle();
+  /// Fails the calls on c and takes it down. `server_closes`: the server is
+  /// closing its side (eviction), so ours waits for that disconnect.
+  void mark_broken(Conn& c, int err, const char* why, bool server_closes = false);
+  /// Progresses the worker until it is idle, then closes connections marked
+  /// broken and reaps finished closes. Returns the events progressed.
+  unsigned progress_until_idle();
   /// Another thread may sleep on the worker's fd while this one completed
   /// its call: wake it.
   void wake_sleepers() {
@@ -123,8 +128,17 @@ class Client {
   std::vector<std::unique_ptr<Conn>> conns_;
   std::unordered_map<uint64_t, Pending*> pending_;
   std::vector<ucs_status_ptr_t> closing_;
+  /// Endpoints the server is closing: closed once its disconnect arrives.
+  struct Retiring {
+    Conn* conn = nullptr;
+    net::Endpoint ep;
+    uint64_t deadline_ns = 0;
+    bool failed = false;
+  };
+  std::vector<Retiring> retiring_;
   uint64_t next_request_id_ = 1;
-  int sleepers_ = 0;  ///< threads sleeping on the worker's event fd
+  int sleepers_ = 0;          ///< threads sleeping on the worker's event fd
+  bool maintenance_ = false;  ///< some connection needs closing
   ClientStats stats_;
 };
 

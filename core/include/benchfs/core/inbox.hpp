@@ -7,6 +7,8 @@
 
 #include <concurrentqueue/concurrentqueue.h>
 
+#include <array>
+#include <atomic>
 #include <cstddef>
 #include <utility>
 
@@ -29,31 +31,50 @@ class Inbox {
   Inbox& operator=(const Inbox&) = delete;
 
   /// Bounded: false when the preallocated room is used up.
-  bool try_push(Producer& p, T&& item) { return q_.try_enqueue(p.token_, std::move(item)); }
+  bool try_push(Producer& p, T&& item) {
+    if (!q_.try_enqueue(p.token_, std::move(item))) return false;
+    count_.fetch_add(1, std::memory_order_release);
+    return true;
+  }
   /// Never loses the item (may allocate).
-  void push(T&& item) { q_.enqueue(std::move(item)); }
-  /// Consumer only: hands up to `batch` items at a time to f until empty.
-  /// Returns the number handled.
-  template <size_t Batch = 64, class F>
+  void push(T&& item) {
+    q_.enqueue(std::move(item));
+    count_.fetch_add(1, std::memory_order_release);
+  }
+  /// Consumer only: hands the queued items to f, a batch at a time, until
+  /// empty. Returns the number handled.
+  template <class F>
   size_t drain(F&& f) {
-    T items[Batch];
+    // One shared load decides an empty pass; the queue's own emptiness check
+    // walks every producer.
+    if (count_.load(std::memory_order_acquire) == 0) return 0;
     size_t total = 0;
     for (;;) {
-      const size_t n = q_.try_dequeue_bulk(items, Batch);
+      const size_t n = q_.try_dequeue_bulk(batch_.begin(), batch_.size());
       for (size_t i = 0; i < n; ++i) {
-        f(items[i]);
-        items[i] = T();
+        f(batch_[i]);
+        batch_[i] = T();  // release what the item held now, not at the next batch
       }
       total += n;
-      if (n < Batch) return total;
+      count_.fetch_sub(n, std::memory_order_relaxed);
+      if (n < batch_.size()) return total;
     }
   }
   /// Consumer only: pops one item.
-  bool try_pop(T& out) { return q_.try_dequeue(out); }
-  [[nodiscard]] size_t size_approx() const { return q_.size_approx(); }
+  bool try_pop(T& out) {
+    if (!q_.try_dequeue(out)) return false;
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
+  /// Items pushed and not yet taken (exact once pushes have returned).
+  [[nodiscard]] size_t size_approx() const { return count_.load(std::memory_order_acquire); }
 
  private:
   moodycamel::ConcurrentQueue<T> q_;
+  std::atomic<size_t> count_{0};
+  // The consumer's landing slots, made once: an empty pass costs no
+  // construction of items.
+  std::array<T, 64> batch_{};
 };
 
 }  // namespace benchfs

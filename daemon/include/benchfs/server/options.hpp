@@ -27,8 +27,13 @@ struct ServerOptions {
                                        ///< without it, a multi-rank job appends ".<rank>")
   uint64_t shutdown_timeout_ms = 500;  ///< bound on telling clients and flushing endpoints
                                        ///< (under 1 s: mpirun kills ranks 1 s after a signal)
-  bool single_thread_workers = false;  ///< UCS_THREAD_MODE_SINGLE workers (see DESIGN.md section 10:
-                                       ///< unsafe hand-off in UCX 1.13; for measurement only)
+  /// UCX thread modes of the listener's worker and of the progress workers.
+  /// The listener's must be multi: UCX 1.13 aborts when connection requests
+  /// of a single-mode listener worker are handed to other workers (DESIGN.md
+  /// section 10; test_connect_storm). Progress workers are touched by their
+  /// own thread only, and single mode spares them a lock per progress call.
+  bool listener_multi = true;
+  bool progress_multi = false;
 };
 
 /// What the caller of Server::start supplies about the job. The server never

@@ -128,10 +128,11 @@ class Endpoint {
 
   [[nodiscard]] ucp_ep_h get() const { return ep_; }
   explicit operator bool() const { return ep_ != nullptr; }
-  /// Starts closing and gives up the handle. Returns the close request to
-  /// progress (null when it finished at once or failed); the caller frees it
-  /// with ucp_request_free once done or abandoned.
-  ucs_status_ptr_t close_nb(bool force = false);
+  /// Starts a flushing close and gives up the handle. Returns the close
+  /// request to progress (null when it finished at once or failed); the
+  /// caller frees it with ucp_request_free once done or abandoned. (UCX
+  /// refuses a forced close unless the endpoint uses error mode PEER.)
+  ucs_status_ptr_t close_nb();
   /// ucp_ep_print_info into a string.
   [[nodiscard]] std::string info() const;
 
