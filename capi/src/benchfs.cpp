@@ -3,12 +3,13 @@
 
 #include "benchfs/benchfs.h"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
+#include <thread>
 
 #include "benchfs/client/engine.hpp"
 #include "benchfs/core/log.hpp"
@@ -18,10 +19,15 @@ namespace {
 using benchfs::Status;
 using benchfs::client::Client;
 
-// The C API has no handle, so the engine is process state, behind a lock.
+// The C API has no handle, so the engine is process state. Calls find it
+// through an atomic pointer and announce themselves in `users`; finalize
+// clears the pointer and waits for the calls already inside to leave
+// (seq_cst on both sides: a call either sees null or is waited for).
 struct Process {
-  std::shared_mutex mu;
-  std::unique_ptr<Client> client;
+  std::mutex mu;  ///< serializes init / finalize
+  std::atomic<Client*> client{nullptr};
+  std::atomic<int> users{0};
+  std::unique_ptr<Client> owned;
   int refs = 0;
 };
 
@@ -29,6 +35,23 @@ Process& process() {
   static Process p;
   return p;
 }
+
+/// A call's hold on the engine; null client when not initialized.
+class Use {
+ public:
+  Use() : p_(process()) {
+    p_.users.fetch_add(1);
+    client_ = p_.client.load();
+  }
+  ~Use() { p_.users.fetch_sub(1); }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  Client* get() const { return client_; }
+
+ private:
+  Process& p_;
+  Client* client_ = nullptr;
+};
 
 thread_local std::string t_last_error;
 
@@ -67,7 +90,7 @@ void benchfs_config_init(benchfs_config* cfg) {
 int benchfs_init(const benchfs_config* cfg) {
   return guarded([cfg] {
     Process& p = process();
-    std::unique_lock lock(p.mu);
+    std::lock_guard lock(p.mu);
     if (p.refs > 0) {
       ++p.refs;
       return 0;
@@ -91,7 +114,8 @@ int benchfs_init(const benchfs_config* cfg) {
     }
     auto client = Client::create(opts);
     if (!client) return fail(client.status());
-    p.client = std::move(*client);
+    p.owned = std::move(*client);
+    p.client.store(p.owned.get());
     p.refs = 1;
     return 0;
   });
@@ -100,38 +124,39 @@ int benchfs_init(const benchfs_config* cfg) {
 int benchfs_finalize(void) {
   return guarded([] {
     Process& p = process();
-    std::unique_lock lock(p.mu);
+    std::lock_guard lock(p.mu);
     if (p.refs == 0) return fail(EINVAL, "benchfs_finalize without benchfs_init");
-    if (--p.refs == 0) p.client.reset();
+    if (--p.refs == 0) {
+      p.client.store(nullptr);
+      while (p.users.load() != 0) std::this_thread::yield();
+      p.owned.reset();
+    }
     return 0;
   });
 }
 
 int benchfs_server_count(void) {
-  Process& p = process();
-  std::shared_lock lock(p.mu);
-  if (!p.client) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
-  return static_cast<int>(p.client->server_count());
+  Use use;
+  if (use.get() == nullptr) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
+  return static_cast<int>(use.get()->server_count());
 }
 
 int benchfs_ping(int server, const void* payload, size_t len, void* echo) {
   return guarded([&] {
-    Process& p = process();
-    std::shared_lock lock(p.mu);
-    if (!p.client) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
+    Use use;
+    if (use.get() == nullptr) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
     if (server < 0) return fail(EINVAL, "negative server index");
-    Status st = p.client->ping(static_cast<uint32_t>(server), payload, len, echo);
+    Status st = use.get()->ping(static_cast<uint32_t>(server), payload, len, echo);
     return st ? 0 : fail(st);
   });
 }
 
 int benchfs_shutdown_server(int server) {
   return guarded([&] {
-    Process& p = process();
-    std::shared_lock lock(p.mu);
-    if (!p.client) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
+    Use use;
+    if (use.get() == nullptr) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
     if (server < 0) return fail(EINVAL, "negative server index");
-    Status st = p.client->shutdown_server(static_cast<uint32_t>(server));
+    Status st = use.get()->shutdown_server(static_cast<uint32_t>(server));
     return st ? 0 : fail(st);
   });
 }

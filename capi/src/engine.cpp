@@ -34,8 +34,6 @@ bool is_connection_error(int err) {
   return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED || err == ESHUTDOWN;
 }
 
-inline void cpu_relax() { __builtin_ia32_pause(); }
-
 }  // namespace
 
 struct Client::Pending {
@@ -276,20 +274,52 @@ void Client::mark_broken(Conn& c, int err, const char* why, bool server_closes) 
   wake_sleepers();
   // Calls on this connection fail now; their waiters still wait for UCX to
   // let go of their buffers (Pending::finished) before returning.
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    Pending* p = it->second;
+  std::vector<uint64_t> failed;
+  for_each_pending([&](Pending* p) {
     if (p->conn == &c && !p->done) {
       p->done = true;
       p->err = err;
       p->err_msg = why;
-      it = pending_.erase(it);
-    } else {
-      ++it;
+      failed.push_back(p->id);
     }
-  }
+  });
+  for (uint64_t id : failed) remove_pending(id);
 }
 
 // ------------------------------------------------------------------ RPCs
+
+void Client::add_pending(Pending* p) {
+  Pending*& slot = pending_slots_[p->id % kPendingSlots];
+  if (slot == nullptr) {
+    slot = p;
+  } else {
+    pending_overflow_.emplace(p->id, p);
+  }
+}
+
+Client::Pending* Client::find_pending(uint64_t id) const {
+  Pending* p = pending_slots_[id % kPendingSlots];
+  if (p != nullptr && p->id == id) return p;
+  if (pending_overflow_.empty()) return nullptr;
+  auto it = pending_overflow_.find(id);
+  return it == pending_overflow_.end() ? nullptr : it->second;
+}
+
+void Client::remove_pending(uint64_t id) {
+  Pending*& slot = pending_slots_[id % kPendingSlots];
+  if (slot != nullptr && slot->id == id) {
+    slot = nullptr;
+  } else if (!pending_overflow_.empty()) {
+    pending_overflow_.erase(id);
+  }
+}
+
+template <class F>
+void Client::for_each_pending(F&& f) {
+  for (Pending* p : pending_slots_)
+    if (p != nullptr) f(p);
+  for (auto& [id, p] : pending_overflow_) f(p);
+}
 
 Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager) {
   p.id = next_request_id_++;
@@ -312,7 +342,7 @@ Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* d
       ucp_am_send_nbx(c.ep.get(), wire::kAmRequest, p.hdr.data(), p.hdr.size, data, len, &prm);
   if (UCS_PTR_IS_ERR(s)) return net::ucs_to_status(UCS_PTR_STATUS(s), "send");
   p.send_req = s;
-  pending_.emplace(p.id, &p);
+  add_pending(&p);
   ++stats_.rpcs;
   return Status();
 }
@@ -374,11 +404,10 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
           p.done = true;
           p.err = net::ucs_to_errno(s);
           p.err_msg = ucs_status_string(s);
-          pending_.erase(p.id);
+          remove_pending(p.id);
         }
       }
       if (p.finished()) return Status();
-      cpu_relax();
     }
     const uint64_t now = now_ns();
     if (now >= deadline_ns)
@@ -406,7 +435,7 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
 
 void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
   (void)lock;
-  pending_.erase(p.id);
+  remove_pending(p.id);
   if (p.recv_req != nullptr) ucp_request_cancel(worker_->get(), p.recv_req);
   if (p.send_req != nullptr) ucp_request_cancel(worker_->get(), p.send_req);
   // The caller's buffers must be out of UCX's hands before we return.
@@ -441,7 +470,7 @@ Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& 
     return st;
   }
   Status st = wait(lock, p, deadline_ns);
-  pending_.erase(p.id);  // p lives on this stack frame only
+  remove_pending(p.id);  // p lives on this stack frame only
   if (!st) {
     ++stats_.timeouts;
     abandon(lock, p);
@@ -531,13 +560,13 @@ ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data,
     ++stats_.stray_replies;
     return UCS_OK;
   }
-  auto it = pending_.find(r->request_id);
-  if (it == pending_.end()) {
+  Pending* found = find_pending(r->request_id);
+  if (found == nullptr) {
     ++stats_.stray_replies;
     return UCS_OK;
   }
-  Pending& p = *it->second;
-  pending_.erase(it);
+  Pending& p = *found;
+  remove_pending(p.id);
   p.reply = *r;
   p.done = true;
   wake_sleepers();

@@ -12,6 +12,8 @@ namespace {
 constexpr size_t kInboxCapacity = 4096;
 constexpr size_t kPooledBufferMax = 64 * 1024;
 constexpr int kMaxSleepMs = 100;
+constexpr int kPassesPerRound = 8;
+constexpr uint64_t kTouchIntervalNs = 1'000'000;  // LRU recency resolution: 1 ms
 }  // namespace
 
 ProgressThread::ProgressThread(ServerImpl& server, uint32_t index, const net::Context& ctx,
@@ -56,8 +58,11 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
   }
   net::Idler idler(worker_, poll_);
   for (;;) {
-    size_t work = drain_inbox();
-    while (unsigned n = worker_.progress()) work += n;
+    // Progress first and often: requests arrive through the worker; the
+    // inbox and deferred work are looked at between rounds of passes.
+    size_t work = 0;
+    for (int i = 0; i < kPassesPerRound; ++i) work += worker_.progress();
+    work += drain_inbox();
     work += run_deferred();
     if (stop_) {
       if (closing_.empty() || now_ns() >= drain_deadline_ns_) break;
@@ -285,10 +290,15 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
       reply_error(ctx, EACCES);
       return UCS_OK;
     }
-    if (!server_.clients().touch(conn->client_id, conn->session)) {
-      // Evicted or replaced; the close is on its way.
-      reply_error(ctx, ENOTCONN);
-      return UCS_OK;
+    // Recency for the LRU, at most once per interval per connection: the
+    // registry's shard lock stays off the per-request path.
+    if (t0 - conn->last_touch_ns >= kTouchIntervalNs) {
+      if (!server_.clients().touch(conn->client_id, conn->session)) {
+        // Evicted or replaced; the close is on its way.
+        reply_error(ctx, ENOTCONN);
+        return UCS_OK;
+      }
+      conn->last_touch_ns = t0;
     }
   }
   RequestData payload{data, len, rndv, param->recv_attr};

@@ -37,8 +37,9 @@ struct Conn {
   net::Endpoint ep;
   std::string peer;
   uint64_t connected_at_ns = 0;
-  std::string client_id;  ///< empty until REGISTER_CLIENT
-  uint64_t session = 0;   ///< 0 until registered
+  std::string client_id;       ///< empty until REGISTER_CLIENT
+  uint64_t session = 0;        ///< 0 until registered
+  uint64_t last_touch_ns = 0;  ///< when the registry last heard this client was active
 };
 
 /// State of one request from arrival to reply completion. Pooled per thread.

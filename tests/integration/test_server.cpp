@@ -141,7 +141,7 @@ TEST_F(ServerTest, EightClientsRegisterAndPingAcrossBothProgressThreads) {
     EXPECT_EQ(j["ops"]["ping"]["errors"].get<uint64_t>(), 0u);
     EXPECT_EQ(j["ops"]["register_client"]["count"].get<uint64_t>(), 8u);
     EXPECT_EQ(j["registry"]["evictions"].get<uint64_t>(), 0u);
-    EXPECT_GE(j["registry"]["hits"].get<uint64_t>(), 8u * kRounds);
+    EXPECT_GE(j["registry"]["hits"].get<uint64_t>(), 8u);  // touched at most once a millisecond per client
     EXPECT_EQ(j["decode_errors"].get<uint64_t>(), 0u);
     // Connections spread over both progress threads (fewest live wins: 4 + 4).
     const auto& per = j["connections"]["per_thread"];

@@ -126,7 +126,16 @@ class Client {
   std::unique_ptr<net::Context> ctx_;
   std::unique_ptr<net::Worker> worker_;
   std::vector<std::unique_ptr<Conn>> conns_;
-  std::unordered_map<uint64_t, Pending*> pending_;
+  /// Calls awaiting replies, by request id: a slot per id modulo the table
+  /// size (no allocation per call), an overflow map for the rare collision.
+  static constexpr size_t kPendingSlots = 1024;
+  std::vector<Pending*> pending_slots_ = std::vector<Pending*>(kPendingSlots, nullptr);
+  std::unordered_map<uint64_t, Pending*> pending_overflow_;
+  void add_pending(Pending* p);
+  Pending* find_pending(uint64_t id) const;
+  void remove_pending(uint64_t id);
+  template <class F>
+  void for_each_pending(F&& f);
   std::vector<ucs_status_ptr_t> closing_;
   /// Endpoints the server is closing: closed once its disconnect arrives.
   struct Retiring {

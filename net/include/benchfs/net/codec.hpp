@@ -67,7 +67,7 @@ struct Notify {
 
 /// Fixed-capacity encoded header: no allocation on the hot path.
 struct Encoded {
-  std::array<std::byte, kMaxHeaderSize> bytes{};
+  std::array<std::byte, kMaxHeaderSize> bytes;  // only the first `size` are meaningful
   size_t size = 0;
   [[nodiscard]] const void* data() const { return bytes.data(); }
 };
