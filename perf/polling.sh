@@ -56,16 +56,17 @@ rows = list(csv.DictReader(open(sys.argv[1])))
 for scenario, title in (("free", "A) cores free: 1 progress thread, 1 client (8 B PING)"),
                         ("oversubscribed", "B) oversubscribed: 2 progress threads + 4 client ranks on 2 cores")):
     print(f"\n{title}")
-    print(f"{'policy':10} {'p50 median':>11} {'min':>8} {'max':>8} {'p99 med':>9} {'ops/s med':>11} {'p50 vs busy':>12}")
-    base = None
+    print(f"{'policy':10} {'p50 median':>11} {'min':>8} {'max':>8} {'p99 med':>9} {'ops/s med':>11}"
+          f" {'p50/busy':>9} {'p50/blocking':>13} {'ops/busy':>9}")
+    med = {}
     for policy in ("busy", "adaptive", "blocking"):
         r = [x for x in rows if x["scenario"] == scenario and x["policy"] == policy]
         p50 = [float(x["p50_us"]) for x in r]
-        p99 = [float(x["p99_us"]) for x in r]
-        ops = [float(x["ops_per_s"]) for x in r]
-        med = statistics.median(p50)
-        base = base or med
-        print(f"{policy:10} {med:11.3f} {min(p50):8.3f} {max(p50):8.3f} {statistics.median(p99):9.3f} "
-              f"{statistics.median(ops):11.0f} {med / base:11.2f}x")
+        med[policy] = (statistics.median(p50), min(p50), max(p50),
+                       statistics.median(float(x["p99_us"]) for x in r),
+                       statistics.median(float(x["ops_per_s"]) for x in r))
+    for policy, (m, lo, hi, p99, ops) in med.items():
+        print(f"{policy:10} {m:11.3f} {lo:8.3f} {hi:8.3f} {p99:9.3f} {ops:11.0f}"
+              f" {m / med['busy'][0]:8.2f}x {m / med['blocking'][0]:12.2f}x {ops / med['busy'][4]:8.2f}x")
 PY
 echo "CSV: $csv"

@@ -414,7 +414,8 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
       return Status(ETIMEDOUT, "no reply within " + std::to_string(opts_.rpc_timeout_ms) + " ms");
     if (events > 0 || idle_since == 0) idle_since = now;
     if (opts_.poll == net::PollMode::kBusy ||
-        (opts_.poll == net::PollMode::kAdaptive && now - idle_since < opts_.spin_ns)) {
+        (opts_.poll == net::PollMode::kAdaptive && now - idle_since < opts_.spin_ns &&
+         !pressure_.congested(now))) {
       // Let other threads of this process in between rounds.
       lock.unlock();
       lock.lock();

@@ -72,6 +72,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
   }
   stats_.idle_sleeps = idler.stats().sleeps;
   stats_.preempted_spins = idler.stats().preempted_spins;
+  stats_.congested_sleeps = idler.stats().congested_sleeps;
   teardown();
 }
 

@@ -88,7 +88,7 @@ void ServerImpl::start() {
   auto addr = value_or_throw(net::resolve(listen.host, listen.port));
   listener_ = std::make_unique<net::Listener>(*listen_worker_, addr, &ServerImpl::conn_cb, this);
 
-  net::PollConfig poll{opts_.poll, opts_.spin_us * 1000, opts_.threads + 1 > cores_.size()};
+  net::PollConfig poll{opts_.poll, opts_.spin_us * 1000, opts_.threads + 1 > cores_.size(), &pressure_};
   for (unsigned i = 0; i < opts_.threads; ++i)
     threads_.push_back(std::make_unique<ProgressThread>(*this, i, *ctx_, mode, poll));
   for (auto& t : threads_) producers_.push_back(t->make_producer());
@@ -244,6 +244,7 @@ nlohmann::json ServerImpl::stats_json() const {
                           {"notifications", s.notifications},
                           {"idle_sleeps", s.idle_sleeps},
                           {"preempted_spins", s.preempted_spins},
+                          {"congested_sleeps", s.congested_sleeps},
                           {"requests", [&s] {
                              uint64_t n = 0;
                              for (const auto& o : s.ops) n += o.count;

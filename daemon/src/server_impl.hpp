@@ -62,6 +62,7 @@ class ServerImpl {
   std::vector<CoreSet> thread_cores_;
 
   registry::ClientRegistry clients_;
+  net::CpuPressure pressure_;  ///< shared by the progress threads' idlers
   std::unique_ptr<net::Context> ctx_;
   std::unique_ptr<net::Worker> listen_worker_;
   std::unique_ptr<net::Listener> listener_;

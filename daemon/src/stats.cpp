@@ -21,6 +21,7 @@ void ThreadStats::merge(const ThreadStats& o) {
   rejected_handoffs += o.rejected_handoffs;
   idle_sleeps += o.idle_sleeps;
   preempted_spins += o.preempted_spins;
+  congested_sleeps += o.congested_sleeps;
 }
 
 nlohmann::json ops_json(const ThreadStats& s) {

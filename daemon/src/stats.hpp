@@ -41,6 +41,7 @@ struct ThreadStats {
   uint64_t rejected_handoffs = 0;  ///< conn requests that failed to become endpoints
   uint64_t idle_sleeps = 0;
   uint64_t preempted_spins = 0;
+  uint64_t congested_sleeps = 0;
 
   void merge(const ThreadStats& o);
 };

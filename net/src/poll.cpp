@@ -1,7 +1,9 @@
 #include "benchfs/net/poll.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -34,24 +36,107 @@ uint64_t thread_involuntary_switches() {
   return static_cast<uint64_t>(ru.ru_nivcsw);
 }
 
+// ------------------------------------------------------------- CpuPressure
+
+CpuPressure::CpuPressure() {
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  cpus_ = n > 0 ? static_cast<unsigned>(n) : 1;
+  fd_ = ::open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+}
+
+CpuPressure::~CpuPressure() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool CpuPressure::parse_running(std::string_view loadavg, unsigned* running) {
+  // "<1min> <5min> <15min> <running>/<total> <last pid>"
+  size_t pos = 0;
+  for (int field = 0; field < 3; ++field) {
+    pos = loadavg.find(' ', pos);
+    if (pos == std::string_view::npos) return false;
+    ++pos;
+  }
+  unsigned v = 0;
+  bool any = false;
+  for (; pos < loadavg.size() && loadavg[pos] >= '0' && loadavg[pos] <= '9'; ++pos) {
+    v = v * 10 + static_cast<unsigned>(loadavg[pos] - '0');
+    any = true;
+  }
+  if (!any || pos >= loadavg.size() || loadavg[pos] != '/') return false;
+  *running = v;
+  return true;
+}
+
+void CpuPressure::refresh() {
+  char buf[128];
+  const ssize_t n = ::pread(fd_, buf, sizeof buf - 1, 0);
+  unsigned running = 0;
+  if (n <= 0 || !parse_running(std::string_view(buf, static_cast<size_t>(n)), &running)) return;
+  // The count is a snapshot: smooth it (moving average, 1/8 weight per
+  // sample, in 1/16ths), then compare with hysteresis: congested once a
+  // whole thread more than the CPUs is runnable on average (kernel threads
+  // and other background work add a few tenths here), free again below cpus.
+  int64_t avg = avg16_.load(std::memory_order_relaxed);
+  avg += (static_cast<int64_t>(running) * 16 - avg) / 8;
+  avg16_.store(avg, std::memory_order_relaxed);
+  const int64_t cpus16 = static_cast<int64_t>(cpus_) * 16;
+  if (avg > cpus16 + 16) {
+    congested_.store(true, std::memory_order_relaxed);
+  } else if (avg < cpus16) {
+    congested_.store(false, std::memory_order_relaxed);
+  }
+}
+
+bool CpuPressure::congested(uint64_t now_ns) {
+  if (fd_ < 0) return false;
+  if (now_ns >= next_ns_.load(std::memory_order_relaxed) &&
+      !refreshing_.exchange(true, std::memory_order_acquire)) {
+    next_ns_.store(now_ns + 1'000'000, std::memory_order_relaxed);
+    refresh();
+    refreshing_.store(false, std::memory_order_release);
+  }
+  return congested_.load(std::memory_order_relaxed);
+}
+
+// ------------------------------------------------------------------- Idler
+
 Idler::Idler(Worker& worker, PollConfig cfg)
     : worker_(worker), cfg_(cfg), budget_ns_(cfg.oversubscribed ? cfg.spin_ns / 16 : cfg.spin_ns) {}
 
 bool Idler::keep_spinning() {
-  // Check for preemption every this many idle passes (getrusage costs ~0.3 us).
-  constexpr uint32_t kCheckEvery = 64;
-  const uint64_t now = now_ns();
+  // Idle passes between clock reads (a read costs about as much as a pass),
+  // and between preemption checks (getrusage costs ~0.3 us).
+  constexpr uint32_t kClockEvery = 16;
+  constexpr uint32_t kPreemptCheckEvery = 256;
   if (idle_since_ == 0) {
+    const uint64_t now = now_ns();
+    if (cfg_.pressure != nullptr && cfg_.pressure->congested(now)) {
+      ++stats_.congested_sleeps;
+      return false;
+    }
     idle_since_ = now;
     idle_passes_ = 0;
-    ivcsw_at_start_ = budget_ns_ > 0 ? thread_involuntary_switches() : 0;
+    return budget_ns_ > 0;
   }
+  if (++idle_passes_ % kClockEvery != 0) return true;
+  const uint64_t now = now_ns();
   if (now - idle_since_ >= budget_ns_) return false;
-  if (++idle_passes_ % kCheckEvery == 0 && thread_involuntary_switches() != ivcsw_at_start_) {
-    // Someone else needed this core while we spun: spin less from now on.
-    budget_ns_ /= 2;
-    ++stats_.preempted_spins;
+  if (cfg_.pressure != nullptr && cfg_.pressure->congested(now)) {
+    ++stats_.congested_sleeps;
     return false;
+  }
+  if (idle_passes_ % kPreemptCheckEvery == 0) {
+    // Only long idle spells pay for getrusage: the first check takes the
+    // baseline, later ones compare with it.
+    const uint64_t ivcsw = thread_involuntary_switches();
+    if (idle_passes_ == kPreemptCheckEvery) {
+      ivcsw_at_start_ = ivcsw;
+    } else if (ivcsw != ivcsw_at_start_) {
+      // Someone else needed this core while we spun: spin less from now on.
+      budget_ns_ /= 2;
+      ++stats_.preempted_spins;
+      return false;
+    }
   }
   return true;
 }

@@ -145,6 +145,7 @@ class Client {
     bool failed = false;
   };
   std::vector<Retiring> retiring_;
+  net::CpuPressure pressure_;  ///< adaptive waiting spins only while CPUs are not oversubscribed
   uint64_t next_request_id_ = 1;
   int sleepers_ = 0;          ///< threads sleeping on the worker's event fd
   bool maintenance_ = false;  ///< some connection needs closing

@@ -2,11 +2,12 @@
 // How a progress loop waits when it has nothing to do (DESIGN.md section 2):
 //   busy      spin forever (lowest latency while threads <= cores)
 //   blocking  arm the worker and sleep on its event fd at once
-//   adaptive  spin for up to spin_ns, then sleep; the spin budget halves
-//             whenever the thread is preempted while spinning (the sign of
-//             more busy threads than cores) and recovers slowly after quiet
-//             sleeps, so oversubscribed machines fall back to sleeping early.
+//   adaptive  spin for up to spin_ns, then sleep. It does not spin at all
+//             while the machine has more runnable threads than CPUs (spinning
+//             would then take a CPU from a thread with work), and its spin
+//             budget halves whenever it is preempted while spinning.
 
+#include <atomic>
 #include <cstdint>
 #include <string_view>
 
@@ -20,17 +21,49 @@ enum class PollMode { kBusy, kAdaptive, kBlocking };
 Result<PollMode> parse_poll_mode(std::string_view text);
 std::string_view poll_mode_name(PollMode mode);
 
+/// Whether the machine's CPUs are oversubscribed right now: more runnable
+/// threads (the 4th field of /proc/loadavg) than online CPUs. Shared by the
+/// threads of a process; re-read at most once per millisecond.
+class CpuPressure {
+ public:
+  CpuPressure();
+  ~CpuPressure();
+  CpuPressure(const CpuPressure&) = delete;
+  CpuPressure& operator=(const CpuPressure&) = delete;
+
+  /// True while runnable threads outnumber CPUs: their moving average is
+  /// above cpus + 1 (it turns false again below cpus).
+  bool congested(uint64_t now_ns);
+  [[nodiscard]] unsigned cpus() const { return cpus_; }
+  /// The smoothed count of runnable threads (for logs and tests).
+  [[nodiscard]] double smoothed_running() const { return static_cast<double>(avg16_.load()) / 16.0; }
+  /// Runnable threads from a /proc/loadavg line ("0.1 0.2 0.3 4/321 999").
+  static bool parse_running(std::string_view loadavg, unsigned* running);
+
+ private:
+  void refresh();
+  int fd_ = -1;
+  unsigned cpus_ = 1;
+  std::atomic<uint64_t> next_ns_{0};
+  std::atomic<bool> congested_{false};
+  std::atomic<bool> refreshing_{false};
+  std::atomic<int64_t> avg16_{0};  ///< smoothed runnable threads x 16 (written under refreshing_)
+};
+
 struct PollConfig {
   PollMode mode = PollMode::kAdaptive;
   uint64_t spin_ns = 50'000;
   /// Known at start: more polling threads than cores. Starts with a short
   /// spin budget instead of learning it.
   bool oversubscribed = false;
+  /// Shared oversubscription signal (adaptive mode); may be null.
+  CpuPressure* pressure = nullptr;
 };
 
 struct IdleStats {
   uint64_t sleeps = 0;
   uint64_t preempted_spins = 0;
+  uint64_t congested_sleeps = 0;  ///< sleeps taken without spinning: CPUs oversubscribed
 };
 
 class Idler {
