@@ -33,28 +33,18 @@ stop_servers() {
   SERVER_JOB=
 }
 
-# perftest_lat SIZE ITERS PORT: one-way p50 latency (us) of ucp_am_lat.
-perftest_lat() {
-  local size=$1 iters=$2 port=$3
+# perftest TEST SIZE ITERS PORT COLUMN: one column of ucx_perftest's "Final:"
+# line for TEST (ucp_am_lat: column 3 = p50 one-way latency in us;
+# ucp_am_bw: column 7 = overall bandwidth in MB/s), server and client here.
+perftest() {
+  local test=$1 size=$2 iters=$3 port=$4 column=$5
   ucx_perftest -p "$port" >/dev/null 2>&1 &
   local srv=$!
   sleep 0.3
   local out
-  out=$(timeout 120 ucx_perftest -p "$port" 127.0.0.1 -t ucp_am_lat -s "$size" -n "$iters" -w $((iters / 10)) 2>&1 || true)
+  out=$(timeout 120 ucx_perftest -p "$port" 127.0.0.1 -t "$test" -s "$size" -n "$iters" -w $((iters / 10)) 2>&1 || true)
   wait "$srv" 2>/dev/null || true
-  awk '/^Final:/ {print $3}' <<<"$out"
-}
-
-# perftest_bw SIZE ITERS PORT: bandwidth (MB/s, overall) of ucp_am_bw.
-perftest_bw() {
-  local size=$1 iters=$2 port=$3
-  ucx_perftest -p "$port" >/dev/null 2>&1 &
-  local srv=$!
-  sleep 0.3
-  local out
-  out=$(timeout 120 ucx_perftest -p "$port" 127.0.0.1 -t ucp_am_bw -s "$size" -n "$iters" -w $((iters / 10)) 2>&1 || true)
-  wait "$srv" 2>/dev/null || true
-  awk '/^Final:/ {print $7}' <<<"$out"
+  awk -v c="$column" '/^Final:/ {print $c}' <<<"$out"
 }
 
 to_bytes() {

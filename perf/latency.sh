@@ -48,7 +48,7 @@ for tls in $TLS_LIST; do
     for s in "${sizes[@]}"; do
       bytes=$(to_bytes "$s")
       port=$((port + 1))
-      one_way=$(perftest_lat "$bytes" "$COUNT" "$port")
+      one_way=$(perftest ucp_am_lat "$bytes" "$COUNT" "$port" 3)
       python3 - "$(grep "\"size\":$bytes," "$dir/ping.json")" "$tls" "$round" "$bytes" "${one_way:-nan}" \
         "$(load | cut -d' ' -f1)" >>"$csv" <<'PY'
 import json, sys

@@ -118,6 +118,15 @@ Status line_error(std::string_view source, size_t lineno, std::string_view what,
   return Status(EINVAL, std::move(msg));
 }
 
+/// An error naming the line when it is longer than kMaxLineLength.
+Status check_length(std::string_view source, size_t lineno, std::string_view line) {
+  if (line.size() <= kMaxLineLength) return Status();
+  return line_error(
+      source, lineno,
+      "line too long (" + std::to_string(line.size()) + " bytes, max " + std::to_string(kMaxLineLength) + ")",
+      line);
+}
+
 enum class NumberError { ok, empty, not_a_number, too_large };
 
 /// Decimal digits only (no sign, no blanks), value <= max.
@@ -490,12 +499,7 @@ Result<std::vector<ServerEntry>> parse_server_list(std::string_view text, std::s
   std::string_view line;
   while (reader.next(line)) {
     const size_t lineno = reader.lineno();
-    if (line.size() > kMaxLineLength) {
-      return line_error(source, lineno,
-                        "line too long (" + std::to_string(line.size()) + " bytes, max " +
-                            std::to_string(kMaxLineLength) + ")",
-                        line);
-    }
+    if (Status st = check_length(source, lineno, line); !st) return st;
     std::string_view t = trim(line);
     if (t.empty() || t.front() == '#') continue;
 
@@ -541,12 +545,7 @@ Result<ReadyInfo> parse_ready(std::string_view text, std::string_view source) {
   std::string_view line;
   while (reader.next(line)) {
     const size_t lineno = reader.lineno();
-    if (line.size() > kMaxLineLength) {
-      return line_error(source, lineno,
-                        "line too long (" + std::to_string(line.size()) + " bytes, max " +
-                            std::to_string(kMaxLineLength) + ")",
-                        line);
-    }
+    if (Status st = check_length(source, lineno, line); !st) return st;
     std::string_view t = trim(line);
     if (t.empty() || t.front() == '#') continue;
     auto [key, rest] = split_token(t);

@@ -48,7 +48,8 @@ TEST(Idler, BlockingSleepWakesOnSignal) {
   const uint64_t t0 = now_ns();
   // Sleeps until the signal (or UCX wakes it earlier), never the full 5 s.
   for (int i = 0; i < 100 && now_ns() - t0 < 40'000'000ull; ++i) {
-    idler.after_pass(w.progress() > 0, [] { return false; }, 5000);
+    idler.after_pass(
+        w.progress() > 0, [] { return false; }, 5000);
   }
   const double ms = static_cast<double>(now_ns() - t0) / 1e6;
   signaller.join();
@@ -60,11 +61,15 @@ TEST(Idler, BusyNeverSleepsAndPendingWorkSkipsTheSleep) {
   Context ctx;
   Worker w(ctx, UCS_THREAD_MODE_SINGLE, "idler-test");
   Idler busy(w, PollConfig{PollMode::kBusy, 0, false, nullptr});
-  for (int i = 0; i < 1000; ++i) busy.after_pass(false, [] { return false; }, 1000);
+  for (int i = 0; i < 1000; ++i)
+    busy.after_pass(
+        false, [] { return false; }, 1000);
   EXPECT_EQ(busy.stats().sleeps, 0u);
   Idler blocking(w, PollConfig{PollMode::kBlocking, 0, false, nullptr});
   const uint64_t t0 = now_ns();
-  for (int i = 0; i < 10; ++i) blocking.after_pass(false, [] { return true; }, 1000);
+  for (int i = 0; i < 10; ++i)
+    blocking.after_pass(
+        false, [] { return true; }, 1000);
   EXPECT_LT(static_cast<double>(now_ns() - t0) / 1e6, 500.0);  // never slept a full second
   EXPECT_EQ(blocking.stats().sleeps, 0u);
 }
@@ -75,7 +80,8 @@ TEST(Idler, AdaptiveSpinsThenSleeps) {
   Idler adaptive(w, PollConfig{PollMode::kAdaptive, 2'000'000, false, nullptr});  // 2 ms spin
   const uint64_t t0 = now_ns();
   while (adaptive.stats().sleeps == 0 && now_ns() - t0 < 2'000'000'000ull)
-    adaptive.after_pass(false, [] { return false; }, 1);
+    adaptive.after_pass(
+        false, [] { return false; }, 1);
   const double ms = static_cast<double>(now_ns() - t0) / 1e6;
   EXPECT_EQ(adaptive.stats().sleeps, 1u);
   // Spun for its budget first, unless preempted while spinning (then it
