@@ -40,7 +40,7 @@ ucs_status_t handle_register(ProgressThread& t, Conn& conn, OpCtx* ctx, const wi
   entry.last_used_ns = now;
   conn.client_id = entry.client_id;
   conn.session = entry.session;
-  conn.last_touch_ns = now;
+  conn.last_touch_ns = coarse_ns();
   auto result = server.clients().insert(std::move(entry));
 
   wire::Reply r;

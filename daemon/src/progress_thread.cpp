@@ -13,7 +13,7 @@ constexpr size_t kInboxCapacity = 4096;
 constexpr size_t kPooledBufferMax = 64 * 1024;
 constexpr int kMaxSleepMs = 100;
 constexpr int kPassesPerRound = 8;
-constexpr uint64_t kTouchIntervalNs = 1'000'000;  // LRU recency resolution: 1 ms
+constexpr uint64_t kTouchIntervalNs = 1'000'000;  // LRU recency: 1 ms (coarse clock: a few ms)
 }  // namespace
 
 ProgressThread::ProgressThread(ServerImpl& server, uint32_t index, const net::Context& ctx,
@@ -150,8 +150,13 @@ void ProgressThread::accept(net::ConnRequest&& req) {
 }
 
 Conn* ProgressThread::find_conn(ucp_ep_h ep) {
+  // Requests tend to come in runs from one client: remember the last one.
+  if (ep == last_ep_ && ep != nullptr) return last_conn_;
   auto it = conns_.find(ep);
-  return it == conns_.end() ? nullptr : it->second.get();
+  if (it == conns_.end()) return nullptr;
+  last_ep_ = ep;
+  last_conn_ = it->second.get();
+  return last_conn_;
 }
 
 void ProgressThread::evict(const Command& c) {
@@ -168,6 +173,10 @@ void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reas
   if (it == conns_.end()) return;
   std::unique_ptr<Conn> conn = std::move(it->second);
   conns_.erase(it);
+  if (last_ep_ == ep) {
+    last_ep_ = nullptr;
+    last_conn_ = nullptr;
+  }
   if (conn->session != 0) {
     // Drop the registry entry unless the client has registered anew elsewhere.
     server_.clients().erase(conn->client_id, conn->session);
@@ -250,7 +259,7 @@ ucs_status_t ProgressThread::am_request_cb(void* arg, const void* header, size_t
 
 ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, void* data, size_t len,
                                         const ucp_am_recv_param_t* param) {
-  const uint64_t t0 = now_ns();
+  const uint64_t t0 = ticks();
   ucp_ep_h ep = (param->recv_attr & UCP_AM_RECV_ATTR_FIELD_REPLY_EP) != 0 ? param->reply_ep : nullptr;
   const bool rndv = (param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) != 0;
   auto req = wire::decode_request(header, header_len, wire::AmData{rndv ? nullptr : data, len, rndv});
@@ -279,7 +288,7 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
   ctx->conn_id = conn->id;
   ctx->op = req->op;
   ctx->request_id = req->request_id;
-  ctx->t0_ns = t0;
+  ctx->t0_ticks = t0;
 
   if (stop_) {
     reply_error(ctx, ESHUTDOWN);
@@ -293,13 +302,14 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
     }
     // Recency for the LRU, at most once per interval per connection: the
     // registry's shard lock stays off the per-request path.
-    if (t0 - conn->last_touch_ns >= kTouchIntervalNs) {
+    const uint64_t now = coarse_ns();
+    if (now - conn->last_touch_ns >= kTouchIntervalNs) {
       if (!server_.clients().touch(conn->client_id, conn->session)) {
         // Evicted or replaced; the close is on its way.
         reply_error(ctx, ENOTCONN);
         return UCS_OK;
       }
-      conn->last_touch_ns = t0;
+      conn->last_touch_ns = now;
     }
   }
   RequestData payload{data, len, rndv, param->recv_attr};
@@ -312,7 +322,7 @@ void ProgressThread::send_error_reply(ucp_ep_h ep, uint8_t op, uint64_t request_
   // An undecodable op is answered as op 0; clients match replies by request id.
   ctx->op = wire::is_request_op(op) ? static_cast<wire::Op>(op) : static_cast<wire::Op>(0);
   ctx->request_id = request_id;
-  ctx->t0_ns = 0;
+  ctx->t0_ticks = 0;
   ctx->reply_hdr = wire::encode_error_reply(ctx->op, request_id, err);
   send_reply(ctx, nullptr, 0);
 }
@@ -339,9 +349,9 @@ void ProgressThread::reply_error(OpCtx* ctx, int err) {
 }
 
 bool ProgressThread::send_reply(OpCtx* ctx, const void* data, size_t len) {
-  if (ctx->t0_ns != 0) {
+  if (ctx->t0_ticks != 0) {
     OpStats& os = stats_.ops[static_cast<size_t>(ctx->op)];
-    os.latency_ns.record(now_ns() - ctx->t0_ns);
+    os.latency_ticks.record(ticks() - ctx->t0_ticks);
     os.bytes_out += len;
   }
   ucp_request_param_t p{};

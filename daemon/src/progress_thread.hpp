@@ -49,7 +49,7 @@ struct OpCtx {
   ucp_ep_h ep = nullptr;
   wire::Op op{};
   uint64_t request_id = 0;
-  uint64_t t0_ns = 0;
+  uint64_t t0_ticks = 0;       ///< arrival, in ticks(); 0 = not timed
   wire::Encoded reply_hdr;     ///< must live until the reply send completes
   std::vector<std::byte> buf;  ///< payload received by rendezvous / copied eager data
   void* am_desc = nullptr;     ///< held eager AM data, released after the reply
@@ -124,6 +124,8 @@ class ProgressThread {
 
   std::unordered_map<ucp_ep_h, std::unique_ptr<Conn>> conns_;
   uint64_t next_conn_id_ = 1;
+  ucp_ep_h last_ep_ = nullptr;  ///< find_conn's one-entry cache
+  Conn* last_conn_ = nullptr;
   struct FailedEp {
     ucp_ep_h ep;
     uint64_t conn_id;

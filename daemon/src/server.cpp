@@ -224,7 +224,7 @@ nlohmann::json ServerImpl::stats_json() const {
                    {"live", c.live},
                    {"capacity", clients_.capacity()},
                    {"shards", clients_.shard_count()}};
-  j["ops"] = ops_json(totals_);
+  j["ops"] = ops_json(totals_, tick_rate_.per_ns());
   j["decode_errors"] = totals_.decode_errors;
   j["unauthorized"] = totals_.unauthorized;
   j["auth_failures"] = totals_.auth_failures;

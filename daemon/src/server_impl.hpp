@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "benchfs/core/clock.hpp"
 #include "benchfs/core/topology.hpp"
 #include "benchfs/net/ucx.hpp"
 #include "benchfs/registry/client_registry.hpp"
@@ -54,6 +55,7 @@ class ServerImpl {
   uint64_t secret_ = 0;
   uint64_t chunk_size_ = 0;
   uint64_t started_ns_ = 0;
+  TickRate tick_rate_;  ///< converts the latency histograms' ticks to time
   std::string address_;
 
   std::unique_ptr<Topology> topo_;

@@ -8,7 +8,7 @@ void ThreadStats::merge(const ThreadStats& o) {
     ops[i].errors += o.ops[i].errors;
     ops[i].bytes_in += o.ops[i].bytes_in;
     ops[i].bytes_out += o.ops[i].bytes_out;
-    ops[i].latency_ns.merge(o.ops[i].latency_ns);
+    ops[i].latency_ticks.merge(o.ops[i].latency_ticks);
   }
   decode_errors += o.decode_errors;
   unauthorized += o.unauthorized;
@@ -24,13 +24,13 @@ void ThreadStats::merge(const ThreadStats& o) {
   congested_sleeps += o.congested_sleeps;
 }
 
-nlohmann::json ops_json(const ThreadStats& s) {
+nlohmann::json ops_json(const ThreadStats& s, double ticks_per_ns) {
   nlohmann::json ops = nlohmann::json::object();
   for (unsigned i = 1; i < s.ops.size(); ++i) {
     const OpStats& o = s.ops[i];
     if (o.count == 0) continue;
-    const auto& h = o.latency_ns;
-    auto us = [](uint64_t ns) { return static_cast<double>(ns) / 1000.0; };
+    const auto& h = o.latency_ticks;
+    auto us = [ticks_per_ns](uint64_t t) { return static_cast<double>(t) / ticks_per_ns / 1000.0; };
     ops[std::string(wire::op_name(static_cast<wire::Op>(i)))] = {
         {"count", o.count},
         {"errors", o.errors},
@@ -43,7 +43,7 @@ nlohmann::json ops_json(const ThreadStats& s) {
           {"p99", us(h.quantile(0.99))},
           {"p999", us(h.quantile(0.999))},
           {"max", us(h.max())},
-          {"mean", h.mean() / 1000.0}}},
+          {"mean", h.mean() / ticks_per_ns / 1000.0}}},
     };
   }
   return ops;

@@ -25,7 +25,7 @@ struct OpStats {
   uint64_t errors = 0;  ///< replies with a non-zero status
   uint64_t bytes_in = 0;
   uint64_t bytes_out = 0;
-  Histogram latency_ns;  ///< request arrival -> reply posted
+  Histogram latency_ticks;  ///< request arrival -> reply posted, in ticks()
 };
 
 struct ThreadStats {
@@ -46,6 +46,7 @@ struct ThreadStats {
   void merge(const ThreadStats& o);
 };
 
-nlohmann::json ops_json(const ThreadStats& s);
+/// Per-op JSON; latencies converted to microseconds with `ticks_per_ns`.
+nlohmann::json ops_json(const ThreadStats& s, double ticks_per_ns);
 
 }  // namespace benchfs::server

@@ -14,6 +14,39 @@ inline uint64_t now_ns() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+/// A tick counter that costs a few cycles to read (the TSC on x86-64,
+/// else now_ns()): for timing short spans on the hot path. Convert ticks to
+/// time with a TickRate measured over the same run.
+inline uint64_t ticks() {
+#if defined(__x86_64__)
+  return __builtin_ia32_rdtsc();
+#else
+  return now_ns();
+#endif
+}
+
+/// Ticks per nanosecond, measured between construction and the call.
+class TickRate {
+ public:
+  TickRate() : t0_(ticks()), n0_(now_ns()) {}
+  [[nodiscard]] double per_ns() const {
+    const uint64_t dn = now_ns() - n0_;
+    return dn == 0 ? 1.0 : static_cast<double>(ticks() - t0_) / static_cast<double>(dn);
+  }
+
+ private:
+  uint64_t t0_;
+  uint64_t n0_;
+};
+
+/// Monotonic nanoseconds at the kernel tick's resolution (a few ms), cheaper
+/// than now_ns(): for rate limiting.
+inline uint64_t coarse_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 /// Wall-clock nanoseconds since the epoch (for timestamps shown to people).
 inline uint64_t wall_ns() {
   timespec ts{};
