@@ -266,20 +266,19 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
   if (!req) {
     ++stats_.decode_errors;
     spdlog::debug("thread {}: malformed request: {}", index_, req.status().to_string());
-    if (ep == nullptr) {
-      ++stats_.no_reply_ep;
-      return UCS_OK;
-    }
-    send_error_reply(ep, wire::peek_op(header, header_len), wire::peek_request_id(header, header_len),
-                     req.status().err());
-    return UCS_OK;
   }
   if (ep == nullptr) {
     ++stats_.no_reply_ep;
     return UCS_OK;
   }
+  // An endpoint we have closed is not ours to send on: nobody to answer.
   Conn* conn = find_conn(ep);
-  if (conn == nullptr) return UCS_OK;  // closed already: nobody to answer
+  if (conn == nullptr) return UCS_OK;
+  if (!req) {
+    send_error_reply(ep, wire::peek_op(header, header_len), wire::peek_request_id(header, header_len),
+                     req.status().err());
+    return UCS_OK;
+  }
   OpStats& os = stats_.ops[static_cast<size_t>(req->op)];
   ++os.count;
 
@@ -406,7 +405,6 @@ void ProgressThread::release_ctx(OpCtx* ctx) {
   }
   ctx->ep = nullptr;
   ctx->conn_id = 0;
-  ctx->recv_len = 0;
   ctx_free_.push_back(ctx);
 }
 

@@ -53,7 +53,6 @@ struct OpCtx {
   wire::Encoded reply_hdr;     ///< must live until the reply send completes
   std::vector<std::byte> buf;  ///< payload received by rendezvous / copied eager data
   void* am_desc = nullptr;     ///< held eager AM data, released after the reply
-  uint64_t recv_len = 0;
 };
 
 class ProgressThread {
