@@ -126,23 +126,16 @@ Client::~Client() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!worker_) return;
   for (auto& c : conns_) {
-    ucs_status_ptr_t r = c->ep.close_nb();
-    if (r != nullptr) closing_.push_back(r);
+    close_later(c->ep);
     c->state = Conn::State::kDown;
   }
-  for (auto& r : retiring_) {
-    ucs_status_ptr_t req = r.ep.close_nb();
-    if (req != nullptr) closing_.push_back(req);
-  }
+  for (auto& r : retiring_) close_later(r.ep);
   retiring_.clear();
   const uint64_t deadline = now_ns() + kCloseBoundNs;
   while (!closing_.empty() && now_ns() < deadline) {
     progress_until_idle();
     if (closing_.empty()) break;
-    if (worker_->arm()) {
-      pollfd p{worker_->event_fd(), POLLIN, 0};
-      ::poll(&p, 1, 5);
-    }
+    sleep_on_worker(lock, 5);
   }
   for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
   closing_.clear();
@@ -154,10 +147,7 @@ Client::~Client() {
 // ------------------------------------------------------------- connecting
 
 void Client::start_connect(Conn& c) {
-  if (c.ep) {
-    ucs_status_ptr_t r = c.ep.close_nb();
-    if (r != nullptr) closing_.push_back(r);
-  }
+  close_later(c.ep);
   c.needs_close = false;
   c.session = 0;
   c.thread = -1;
@@ -198,14 +188,7 @@ Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uin
   // flight fails in UCX 1.13: let that close finish first (bounded).
   while (c.state == Conn::State::kDown && is_retiring(c) && now_ns() < deadline_ns) {
     if (progress_until_idle() > 0 || !is_retiring(c)) continue;
-    if (worker_->arm()) {
-      ++sleepers_;
-      lock.unlock();
-      pollfd pfd{worker_->event_fd(), POLLIN, 0};
-      ::poll(&pfd, 1, 1);
-      lock.lock();
-      --sleepers_;
-    }
+    sleep_on_worker(lock, 1);
   }
   if (c.state == Conn::State::kDown) start_connect(c);
   std::shared_ptr<Pending> reg = c.reg;
@@ -347,6 +330,22 @@ Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* d
   return Status();
 }
 
+void Client::close_later(net::Endpoint& ep) {
+  ucs_status_ptr_t r = ep.close_nb();
+  if (r != nullptr) closing_.push_back(r);
+}
+
+bool Client::sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms) {
+  if (!worker_->arm()) return false;  // events pending: progress again
+  ++sleepers_;
+  lock.unlock();
+  pollfd pfd{worker_->event_fd(), POLLIN, 0};
+  ::poll(&pfd, 1, max_ms);
+  lock.lock();
+  --sleepers_;
+  return true;
+}
+
 unsigned Client::progress_until_idle() {
   unsigned events = 0;
   while (unsigned n = worker_->progress()) events += n;
@@ -355,8 +354,7 @@ unsigned Client::progress_until_idle() {
     for (auto& c : conns_) {
       if (c->needs_close) {
         c->needs_close = false;
-        ucs_status_ptr_t r = c->ep.close_nb();
-        if (r != nullptr) closing_.push_back(r);
+        close_later(c->ep);
       }
     }
     if (!retiring_.empty()) {
@@ -364,8 +362,7 @@ unsigned Client::progress_until_idle() {
       for (size_t i = 0; i < retiring_.size();) {
         Retiring& r = retiring_[i];
         if (r.failed || now >= r.deadline_ns) {
-          ucs_status_ptr_t req = r.ep.close_nb();
-          if (req != nullptr) closing_.push_back(req);
+          close_later(r.ep);
           retiring_[i] = std::move(retiring_.back());
           retiring_.pop_back();
         } else {
@@ -421,16 +418,9 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
       lock.lock();
       continue;
     }
-    if (!worker_->arm()) continue;
-    const int fd = worker_->event_fd();
-    const int ms = static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs));
-    ++sleepers_;
-    lock.unlock();
-    pollfd pfd{fd, POLLIN, 0};
-    ::poll(&pfd, 1, ms);
-    lock.lock();
-    --sleepers_;
-    idle_since = 0;
+    if (sleep_on_worker(lock,
+                        static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs))))
+      idle_since = 0;
   }
 }
 

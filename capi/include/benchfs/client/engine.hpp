@@ -95,6 +95,11 @@ class Client {
   /// Fails the calls on c and takes it down. `server_closes`: the server is
   /// closing its side (eviction), so ours waits for that disconnect.
   void mark_broken(Conn& c, int err, const char* why, bool server_closes = false);
+  /// Starts a flushing close of ep; progress_until_idle reaps it.
+  void close_later(net::Endpoint& ep);
+  /// Arms the worker and sleeps on its event fd (lock released) for at most
+  /// max_ms. False, without sleeping, when events are already pending.
+  bool sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms);
   /// Progresses the worker until it is idle, then closes connections marked
   /// broken and reaps finished closes. Returns the events progressed.
   unsigned progress_until_idle();
