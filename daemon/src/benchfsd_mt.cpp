@@ -38,6 +38,11 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
                  "when listening on 0.0.0.0)");
   app.add_option("--chunk-size", chunk, "File chunk size, a power of two (k/m/g suffixes)")
       ->capture_default_str();
+  std::string memory_limit = "0";
+  app.add_option("--memory-limit", memory_limit,
+                 "Most bytes of file data this server holds (k/m/g suffixes; 0 = no limit); writes past "
+                 "it fail with ENOSPC")
+      ->capture_default_str();
   app.add_option("--client-capacity", opts.client_capacity,
                  "Registered clients kept before the least recently used is evicted")
       ->capture_default_str()
@@ -83,6 +88,12 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
     return 2;
   }
   opts.chunk_size = *size;
+  auto limit = benchfs::parse_size(memory_limit);
+  if (!limit) {
+    std::fprintf(stderr, "benchfsd_mt: --memory-limit: %s\n", limit.status().message().c_str());
+    return 2;
+  }
+  opts.memory_limit = *limit;
   opts.listener_multi = listener_mode == "multi";
   opts.progress_multi = progress_mode == "multi";
   opts.poll = *benchfs::net::parse_poll_mode(poll);

@@ -17,6 +17,7 @@ struct ServerOptions {
   std::string advertise;             ///< address written to the list; empty = listen host
                                      ///< (or this host's address when listening on 0.0.0.0)
   uint64_t chunk_size = 1ull << 20;  ///< published for clients
+  uint64_t memory_limit = 0;         ///< file data bytes held at most (0 = no limit): ENOSPC past it
   size_t client_capacity = 1000;     ///< ClientRegistry capacity (LRU eviction beyond)
   size_t registry_shards = 16;       ///< ClientRegistry shards (rounded to a power of two)
   net::PollMode poll = net::PollMode::kAdaptive;
