@@ -1,14 +1,22 @@
 // benchfs_bench: the BenchFS benchmark client (run under mpirun, or alone).
 //   benchfs_bench ping --registry DIR [--size 8,1k,1m] [--count N] [--warmup N] [--server I|all] [--json]
+//   benchfs_bench io --registry DIR [-t XFER] [-b BLOCK] [-s SEGMENTS] [-F] [--write] [--read] [--verify]
+//                    [-C] [--keep] [--dir /bench.io] [--json]
+//   benchfs_bench md --registry DIR [-n FILES] [--write-bytes N] [--shared-only|--private-only] [--json]
 //   benchfs_bench shutdown --registry DIR
 // Uses only the public C API (libbenchfs).
 
+#include <fcntl.h>
 #include <mpi.h>
+#include <sys/stat.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -180,6 +188,638 @@ int run_shutdown(const std::string& registry, int rank) {
   return rc;
 }
 
+// ------------------------------------------------------------------ io, md
+
+// Failed calls and wrong data of one rank: counted, the first few printed.
+class ErrorLog {
+ public:
+  explicit ErrorLog(int rank) : rank_(rank) {}
+  ErrorLog(const ErrorLog&) = delete;
+  ErrorLog& operator=(const ErrorLog&) = delete;
+  ~ErrorLog() {
+    if (printed_ < seen_)
+      std::fprintf(stderr, "benchfs_bench[%d]: %llu more error%s not shown\n", rank_,
+                   static_cast<unsigned long long>(seen_ - printed_), seen_ - printed_ == 1 ? "" : "s");
+  }
+
+  // Right after a BenchFS call on `path` failed (errno still holds its
+  // error); `where` adds detail such as an offset.
+  void call_failed(const char* call, const std::string& path, const std::string& where = "") {
+    const int err = errno;
+    if (!take()) return;
+    const char* detail = benchfs_last_error();
+    const char* hint = err == ENOSYS ? " (this libbenchfs does not implement the call yet)" : "";
+    if (detail != nullptr && std::strstr(detail, path.c_str()) != nullptr) {
+      // The library's message names the call and the path already.
+      std::fprintf(stderr, "benchfs_bench[%d]: %s%s%s\n", rank_, detail, where.c_str(), hint);
+    } else {
+      std::fprintf(stderr, "benchfs_bench[%d]: %s %s%s: %s%s\n", rank_, call, path.c_str(), where.c_str(),
+                   detail != nullptr && *detail != '\0' ? detail : std::strerror(err), hint);
+    }
+  }
+
+  // Wrong data or a short count; printf-style message.
+  __attribute__((format(printf, 2, 3))) void wrong(const char* fmt, ...) {
+    if (!take()) return;
+    std::fprintf(stderr, "benchfs_bench[%d]: ", rank_);
+    va_list ap;
+    va_start(ap, fmt);
+    std::vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  bool take() {
+    ++seen_;
+    if (printed_ >= kPrinted) return false;
+    ++printed_;
+    return true;
+  }
+  static constexpr uint64_t kPrinted = 5;
+  int rank_;
+  uint64_t seen_ = 0;
+  uint64_t printed_ = 0;
+};
+
+std::string join_path(const std::string& dir, const std::string& name) {
+  return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+// "/a/b/" -> "/a/b"; empty if not absolute.
+std::string normalize_dir(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return !dir.empty() && dir[0] == '/' ? dir : std::string();
+}
+
+// Creates `dir` unless it is "/" or exists. Returns 0 (*created says which),
+// or -1 after printing the error.
+int make_dir(const std::string& dir, bool* created, ErrorLog& log) {
+  *created = false;
+  if (dir == "/") return 0;
+  if (benchfs_mkdir(dir.c_str(), 0755) == 0) {
+    *created = true;
+    return 0;
+  }
+  if (errno == EEXIST) return 0;
+  log.call_failed("mkdir", dir);
+  return -1;
+}
+
+// True on every rank when any rank passed true.
+bool any_rank(bool mine) {
+  int in = mine ? 1 : 0, out = 0;
+  MPI_Allreduce(&in, &out, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  return out != 0;
+}
+
+// The data pattern of --verify: the 8-byte word at file offset o (o a
+// multiple of 8) that rank w wrote is o ^ (w + 1) * golden ratio, stored in
+// memory order. It depends on the absolute offset only (and on the writer,
+// which every reader knows), so any rank can check any block.
+constexpr uint64_t kGolden = 0x9E3779B97F4A7C15ull;
+
+uint64_t pattern_word(uint64_t offset, int writer) {
+  return offset ^ ((static_cast<uint64_t>(writer) + 1) * kGolden);
+}
+
+unsigned char pattern_byte(uint64_t offset, int writer) {
+  const uint64_t w = pattern_word(offset & ~uint64_t{7}, writer);
+  unsigned char b[8];
+  std::memcpy(b, &w, 8);
+  return b[offset & 7];
+}
+
+void fill_pattern(unsigned char* buf, size_t len, uint64_t offset, int writer) {
+  size_t i = 0;
+  for (; i < len && (offset + i) % 8 != 0; ++i) buf[i] = pattern_byte(offset + i, writer);
+  for (; i + 8 <= len; i += 8) {
+    const uint64_t w = pattern_word(offset + i, writer);
+    std::memcpy(buf + i, &w, 8);
+  }
+  for (; i < len; ++i) buf[i] = pattern_byte(offset + i, writer);
+}
+
+// Index of the first byte where a and b differ (len if none).
+size_t first_difference(const unsigned char* a, const unsigned char* b, size_t len) {
+  size_t i = 0;
+  while (i < len && a[i] == b[i]) ++i;
+  return i;
+}
+
+// What one rank did in one phase, and its sum (max for seconds) over ranks.
+struct PhaseTotals {
+  uint64_t bytes = 0;    // moved by successful calls
+  uint64_t ops = 0;      // pwrite / pread calls, or metadata operations
+  uint64_t errors = 0;   // failed calls, short counts, wrong data
+  uint64_t failed = 0;   // failed calls (also in errors)
+  uint64_t entries = 0;  // readdir: entries listed
+  double seconds = 0;    // from the barrier before to the barrier after
+};
+
+PhaseTotals reduce_totals(const PhaseTotals& mine) {
+  PhaseTotals all;
+  uint64_t in[5] = {mine.bytes, mine.ops, mine.errors, mine.failed, mine.entries};
+  uint64_t out[5] = {0, 0, 0, 0, 0};
+  MPI_Allreduce(in, out, 5, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  all.bytes = out[0];
+  all.ops = out[1];
+  all.errors = out[2];
+  all.failed = out[3];
+  all.entries = out[4];
+  MPI_Allreduce(&mine.seconds, &all.seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  return all;
+}
+
+double per_second(double amount, double seconds) { return seconds > 0 ? amount / seconds : 0.0; }
+
+struct IoArgs {
+  std::string registry;
+  std::string poll;
+  std::string dir = "/bench.io";
+  std::string transfer = "256k";
+  std::string block = "1m";
+  uint64_t segments = 1;
+  bool file_per_process = false;
+  bool write = false;
+  bool read = false;
+  bool verify = false;
+  bool reorder = false;
+  bool keep = false;
+  bool json = false;
+};
+
+struct IoPlan {
+  uint64_t xfer = 0, block = 0, segments = 0;
+  int rank = 0, nranks = 1;
+  bool fpp = false, verify = false;
+  std::string dir;
+
+  [[nodiscard]] std::string path(int owner) const {
+    return join_path(dir, fpp ? "file." + std::to_string(owner) : std::string("file"));
+  }
+  // Offset of transfer k of segment s of rank `owner`'s data.
+  [[nodiscard]] uint64_t offset(uint64_t s, uint64_t k, int owner) const {
+    const uint64_t blk = fpp ? s : s * static_cast<uint64_t>(nranks) + static_cast<uint64_t>(owner);
+    return blk * block + k * xfer;
+  }
+};
+
+PhaseTotals io_write(const IoPlan& p, std::vector<unsigned char>& buf, ErrorLog& log) {
+  PhaseTotals t;
+  const std::string path = p.path(p.rank);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const uint64_t t0 = benchfs::now_ns();
+  int fd = -1;
+  // Shared file: rank 0 creates it, the others open it once it exists.
+  if (p.fpp || p.rank == 0) {
+    fd = benchfs_open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    if (fd < 0) log.call_failed("open", path);
+  }
+  if (!p.fpp) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (p.rank != 0) {
+      fd = benchfs_open(path.c_str(), O_WRONLY, 0);
+      if (fd < 0) log.call_failed("open", path);
+    }
+  }
+  if (fd < 0) {
+    ++t.failed;
+  } else {
+    const uint64_t per_block = p.block / p.xfer;
+    for (uint64_t s = 0; s < p.segments; ++s) {
+      for (uint64_t k = 0; k < per_block; ++k) {
+        const uint64_t off = p.offset(s, k, p.rank);
+        if (p.verify) fill_pattern(buf.data(), p.xfer, off, p.rank);
+        ++t.ops;
+        const ssize_t n = benchfs_pwrite(fd, buf.data(), p.xfer, static_cast<off_t>(off));
+        if (n < 0) {
+          log.call_failed("pwrite", path, " @" + std::to_string(off));
+          ++t.failed;
+        } else if (static_cast<uint64_t>(n) != p.xfer) {
+          log.wrong("pwrite %s @%llu: wrote %zd of %llu bytes", path.c_str(),
+                    static_cast<unsigned long long>(off), n, static_cast<unsigned long long>(p.xfer));
+          ++t.errors;
+          t.bytes += static_cast<uint64_t>(n);
+        } else {
+          t.bytes += p.xfer;
+        }
+      }
+    }
+    if (benchfs_close(fd) != 0) {
+      log.call_failed("close", path);
+      ++t.failed;
+    }
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+  t.errors += t.failed;
+  return t;
+}
+
+PhaseTotals io_read(const IoPlan& p, int owner, std::vector<unsigned char>& buf,
+                    std::vector<unsigned char>& expect, ErrorLog& log) {
+  PhaseTotals t;
+  const std::string path = p.path(owner);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const uint64_t t0 = benchfs::now_ns();
+  const int fd = benchfs_open(path.c_str(), O_RDONLY, 0);
+  if (fd < 0) {
+    log.call_failed("open", path);
+    ++t.failed;
+  } else {
+    const uint64_t per_block = p.block / p.xfer;
+    for (uint64_t s = 0; s < p.segments; ++s) {
+      for (uint64_t k = 0; k < per_block; ++k) {
+        const uint64_t off = p.offset(s, k, owner);
+        ++t.ops;
+        const ssize_t n = benchfs_pread(fd, buf.data(), p.xfer, static_cast<off_t>(off));
+        if (n < 0) {
+          log.call_failed("pread", path, " @" + std::to_string(off));
+          ++t.failed;
+          continue;
+        }
+        t.bytes += static_cast<uint64_t>(n);
+        if (static_cast<uint64_t>(n) != p.xfer) {
+          log.wrong("pread %s @%llu: read %zd of %llu bytes", path.c_str(),
+                    static_cast<unsigned long long>(off), n, static_cast<unsigned long long>(p.xfer));
+          ++t.errors;
+          continue;
+        }
+        if (!p.verify) continue;
+        fill_pattern(expect.data(), p.xfer, off, owner);
+        if (std::memcmp(buf.data(), expect.data(), p.xfer) != 0) {
+          const size_t i = first_difference(buf.data(), expect.data(), p.xfer);
+          log.wrong("verify %s: byte at offset %llu is 0x%02x, rank %d wrote 0x%02x", path.c_str(),
+                    static_cast<unsigned long long>(off + i), buf[i], owner, expect[i]);
+          ++t.errors;
+        }
+      }
+    }
+    if (benchfs_close(fd) != 0) {
+      log.call_failed("close", path);
+      ++t.failed;
+    }
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+  t.errors += t.failed;
+  return t;
+}
+
+void print_io_result(const IoArgs& a, const IoPlan& p, const char* phase, const PhaseTotals& t) {
+  const double mib = per_second(static_cast<double>(t.bytes) / (1024.0 * 1024.0), t.seconds);
+  const double ops = per_second(static_cast<double>(t.ops), t.seconds);
+  if (a.json) {
+    std::printf(
+        "{\"op\":\"io\",\"phase\":\"%s\",\"mode\":\"%s\",\"ranks\":%d,\"transfer\":%llu,\"block\":%llu,"
+        "\"segments\":%llu,\"bytes\":%llu,\"ops\":%llu,\"seconds\":%.6f,\"mib_per_s\":%.3f,\"ops_per_s\":%."
+        "1f,"
+        "\"errors\":%llu}\n",
+        phase, p.fpp ? "fpp" : "shared", p.nranks, static_cast<unsigned long long>(p.xfer),
+        static_cast<unsigned long long>(p.block), static_cast<unsigned long long>(p.segments),
+        static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.ops), t.seconds, mib, ops,
+        static_cast<unsigned long long>(t.errors));
+  } else {
+    std::printf("%-8s %12.2f %12.1f %12.6f %10llu %8llu\n", phase, mib, ops, t.seconds,
+                static_cast<unsigned long long>(t.ops), static_cast<unsigned long long>(t.errors));
+  }
+  std::fflush(stdout);
+}
+
+int run_io(IoArgs a, int rank, int nranks) {
+  auto usage = [rank](const std::string& msg) {
+    if (rank == 0) std::fprintf(stderr, "benchfs_bench io: %s\n", msg.c_str());
+    return 2;
+  };
+  IoPlan p;
+  p.rank = rank;
+  p.nranks = nranks;
+  p.fpp = a.file_per_process;
+  p.verify = a.verify;
+  p.segments = a.segments;
+  p.dir = normalize_dir(a.dir);
+  auto xfer = benchfs::parse_size(a.transfer);
+  auto block = benchfs::parse_size(a.block);
+  if (!xfer || *xfer == 0 || *xfer > (1ull << 30))
+    return usage("bad -t/--transfer '" + a.transfer + "' (1 .. 1g, k/m/g suffixes)");
+  if (!block || *block == 0) return usage("bad -b/--block '" + a.block + "' (k/m/g suffixes)");
+  p.xfer = *xfer;
+  p.block = *block;
+  if (p.block % p.xfer != 0)
+    return usage("-b/--block (" + a.block + ") must be a multiple of -t/--transfer (" + a.transfer + ")");
+  if (p.segments == 0) return usage("-s/--segments must be at least 1");
+  if (p.dir.empty()) return usage("--dir '" + a.dir + "' must be an absolute path");
+  // The file's end must fit in off_t.
+  const uint64_t max_off = uint64_t{1} << 62;
+  if (p.block > max_off / p.segments || p.block * p.segments > max_off / static_cast<uint64_t>(nranks))
+    return usage("-b x -s x ranks is too large");
+  if (!a.write && !a.read) a.write = a.read = true;
+
+  ErrorLog log(rank);
+  if (init_client(a.registry, a.poll, true, rank) != 0) return 1;
+  int rc = 0;
+  bool created = false;
+  const bool setup_failed = rank == 0 && make_dir(p.dir, &created, log) != 0;
+  if (any_rank(setup_failed)) {
+    benchfs_finalize();
+    return 1;
+  }
+  std::vector<unsigned char> buf(p.xfer), expect(a.verify ? p.xfer : 0);
+  for (size_t i = 0; i < buf.size(); ++i) buf[i] = static_cast<unsigned char>(i * 131 + rank * 7 + 1);
+  const int owner = a.reorder ? (rank + 1) % nranks : rank;
+  if (rank == 0) {
+    const uint64_t total = p.block * p.segments * static_cast<uint64_t>(nranks);
+    if (!a.json) {
+      std::printf("io: %d rank%s, %s %s, transfer %s, block %s, segments %llu, %s per phase%s%s\n", nranks,
+                  nranks == 1 ? "" : "s", p.fpp ? "file per process" : "shared file",
+                  p.fpp ? join_path(p.dir, "file.<rank>").c_str() : p.path(0).c_str(),
+                  benchfs::format_size(p.xfer).c_str(), benchfs::format_size(p.block).c_str(),
+                  static_cast<unsigned long long>(p.segments), benchfs::format_size(total).c_str(),
+                  a.verify ? ", verified" : "", a.reorder ? ", reads the next rank's data" : "");
+      std::printf("%-8s %12s %12s %12s %10s %8s\n", "access", "MiB/s", "ops/s", "seconds", "ops", "errors");
+    }
+  }
+  bool failed_calls = false;
+  uint64_t errors = 0;
+  if (a.write) {
+    const PhaseTotals t = reduce_totals(io_write(p, buf, log));
+    if (rank == 0) print_io_result(a, p, "write", t);
+    errors += t.errors;
+    failed_calls = t.failed > 0;
+  }
+  if (a.read) {
+    if (failed_calls) {
+      if (rank == 0)
+        std::fprintf(stderr, "benchfs_bench io: read phase skipped: calls of the write phase failed\n");
+    } else {
+      const PhaseTotals t = reduce_totals(io_read(p, owner, buf, expect, log));
+      if (rank == 0) print_io_result(a, p, "read", t);
+      errors += t.errors;
+      failed_calls = failed_calls || t.failed > 0;
+    }
+  }
+  if (errors > 0) rc = 1;
+  if (!a.keep) {
+    // Best effort; quiet when the phases failed already.
+    bool cleanup_failed = false;
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (p.fpp || rank == 0) {
+      const std::string path = p.path(rank);
+      if (benchfs_unlink(path.c_str()) != 0 && !failed_calls) {
+        log.call_failed("unlink", path);
+        cleanup_failed = true;
+      }
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank == 0 && created && benchfs_rmdir(p.dir.c_str()) != 0 && !failed_calls) {
+      log.call_failed("rmdir", p.dir);
+      cleanup_failed = true;
+    }
+    if (cleanup_failed) rc = 1;
+  }
+  benchfs_finalize();
+  return rc;
+}
+
+struct MdArgs {
+  std::string registry;
+  std::string poll;
+  std::string dir = "/";
+  uint64_t files = 1000;
+  std::string write_bytes = "0";
+  bool shared_only = false;
+  bool private_only = false;
+  bool json = false;
+};
+
+int count_entry(void* arg, const char*, unsigned char) {
+  ++*static_cast<uint64_t*>(arg);
+  return 0;
+}
+
+void print_md_result(const MdArgs& a, int nranks, uint64_t bytes, const char* phase, const PhaseTotals& t) {
+  const double ops = per_second(static_cast<double>(t.ops), t.seconds);
+  if (a.json) {
+    std::printf(
+        "{\"op\":\"md\",\"phase\":\"%s\",\"ranks\":%d,\"files\":%llu,\"file_bytes\":%llu,\"ops\":%llu,"
+        "\"seconds\":%.6f,\"ops_per_s\":%.1f,\"errors\":%llu",
+        phase, nranks, static_cast<unsigned long long>(a.files), static_cast<unsigned long long>(bytes),
+        static_cast<unsigned long long>(t.ops), t.seconds, ops, static_cast<unsigned long long>(t.errors));
+    if (std::strcmp(phase, "readdir") == 0)
+      std::printf(",\"entries\":%llu", static_cast<unsigned long long>(t.entries));
+    std::printf("}\n");
+  } else {
+    std::printf("%-8s %12llu %12.6f %12.1f %8llu\n", phase, static_cast<unsigned long long>(t.ops), t.seconds,
+                ops, static_cast<unsigned long long>(t.errors));
+  }
+  std::fflush(stdout);
+}
+
+int run_md(const MdArgs& a, int rank, int nranks) {
+  const std::string base = normalize_dir(a.dir);
+  auto bytes_opt = benchfs::parse_size(a.write_bytes);
+  if (base.empty() || !bytes_opt || *bytes_opt > (64u << 20) || a.files == 0 ||
+      (a.shared_only && a.private_only)) {
+    if (rank == 0) {
+      if (base.empty())
+        std::fprintf(stderr, "benchfs_bench md: --dir '%s' must be an absolute path\n", a.dir.c_str());
+      if (!bytes_opt || *bytes_opt > (64u << 20))
+        std::fprintf(stderr, "benchfs_bench md: bad --write-bytes '%s' (0 .. 64m)\n", a.write_bytes.c_str());
+      if (a.files == 0) std::fprintf(stderr, "benchfs_bench md: -n/--files must be at least 1\n");
+      if (a.shared_only && a.private_only)
+        std::fprintf(stderr, "benchfs_bench md: --shared-only and --private-only exclude each other\n");
+    }
+    return 2;
+  }
+  const uint64_t nbytes = *bytes_opt;
+  const bool use_private = !a.shared_only, use_shared = !a.private_only;
+  const std::string private_dir = join_path(base, "md." + std::to_string(rank));
+  const std::string shared_dir = join_path(base, "md.shared");
+  std::vector<std::string> files;
+  files.reserve(a.files * 2);
+  const std::string prefix = "f." + std::to_string(rank) + ".";
+  for (int d = 0; d < 2; ++d) {
+    if ((d == 0 && !use_private) || (d == 1 && !use_shared)) continue;
+    for (uint64_t i = 0; i < a.files; ++i)
+      files.push_back(join_path(d == 0 ? private_dir : shared_dir, prefix + std::to_string(i)));
+  }
+
+  ErrorLog log(rank);
+  if (init_client(a.registry, a.poll, true, rank) != 0) return 1;
+  // Setup, untimed: the base directory, the shared one, then each rank's own.
+  bool base_created = false, shared_created = false, private_created = false;
+  bool failed = rank == 0 && make_dir(base, &base_created, log) != 0;
+  if (!any_rank(failed)) {
+    failed = rank == 0 && use_shared && make_dir(shared_dir, &shared_created, log) != 0;
+    failed = any_rank(failed) || (use_private && make_dir(private_dir, &private_created, log) != 0);
+  }
+  if (any_rank(failed)) {
+    benchfs_finalize();
+    return 1;
+  }
+  if (rank == 0 && !a.json) {
+    std::printf("md: %d rank%s, %llu files per rank in %s%s%s, %s each\n", nranks, nranks == 1 ? "" : "s",
+                static_cast<unsigned long long>(a.files),
+                use_private ? join_path(base, "md.<rank>").c_str() : "",
+                use_private && use_shared ? " and " : "", use_shared ? shared_dir.c_str() : "",
+                benchfs::format_size(nbytes).c_str());
+    std::printf("%-8s %12s %12s %12s %8s\n", "phase", "ops", "seconds", "ops/s", "errors");
+  }
+  std::vector<unsigned char> data(nbytes), back(nbytes);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 17 + rank * 5 + 3);
+
+  // One timed phase: op(path) over every file of this rank; it returns false
+  // on an error it has logged.
+  auto phase = [&](const char* name, auto&& op) {
+    PhaseTotals t;
+    MPI_Barrier(MPI_COMM_WORLD);
+    const uint64_t t0 = benchfs::now_ns();
+    for (const std::string& f : files) {
+      ++t.ops;
+      if (!op(f, t)) ++t.errors;
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+    const PhaseTotals all = reduce_totals(t);
+    if (rank == 0) print_md_result(a, nranks, nbytes, name, all);
+    return all.errors;
+  };
+  uint64_t errors = 0;
+  errors += phase("create", [&](const std::string& f, PhaseTotals& t) {
+    const int fd = benchfs_create(f.c_str(), O_WRONLY | O_EXCL, 0644);
+    if (fd < 0) {
+      log.call_failed("create", f);
+      ++t.failed;
+      return false;
+    }
+    bool ok = true;
+    if (nbytes > 0) {
+      const ssize_t n = benchfs_pwrite(fd, data.data(), nbytes, 0);
+      if (n < 0) {
+        log.call_failed("pwrite", f);
+        ++t.failed;
+        ok = false;
+      } else if (static_cast<uint64_t>(n) != nbytes) {
+        log.wrong("pwrite %s: wrote %zd of %llu bytes", f.c_str(), n,
+                  static_cast<unsigned long long>(nbytes));
+        ok = false;
+      }
+    }
+    if (benchfs_close(fd) != 0) {
+      log.call_failed("close", f);
+      ++t.failed;
+      ok = false;
+    }
+    return ok;
+  });
+
+  {  // readdir check: every rank lists its own directory, rank 0 the shared one.
+    PhaseTotals t;
+    MPI_Barrier(MPI_COMM_WORLD);
+    const uint64_t t0 = benchfs::now_ns();
+    auto list = [&](const std::string& dir, uint64_t expected) {
+      uint64_t seen = 0;
+      ++t.ops;
+      const int n = benchfs_readdir(dir.c_str(), count_entry, &seen);
+      if (n < 0) {
+        log.call_failed("readdir", dir);
+        ++t.failed;
+        ++t.errors;
+        return;
+      }
+      t.entries += seen;
+      if (seen != expected || static_cast<uint64_t>(n) != seen) {
+        log.wrong("readdir %s: %llu entries (returned %d), expected %llu", dir.c_str(),
+                  static_cast<unsigned long long>(seen), n, static_cast<unsigned long long>(expected));
+        ++t.errors;
+      }
+    };
+    if (use_private) list(private_dir, a.files);
+    if (use_shared && rank == 0) list(shared_dir, a.files * static_cast<uint64_t>(nranks));
+    MPI_Barrier(MPI_COMM_WORLD);
+    t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+    const PhaseTotals all = reduce_totals(t);
+    if (rank == 0) print_md_result(a, nranks, nbytes, "readdir", all);
+    errors += all.errors;
+  }
+
+  errors += phase("stat", [&](const std::string& f, PhaseTotals& t) {
+    struct stat st {};
+    if (benchfs_stat(f.c_str(), &st) != 0) {
+      log.call_failed("stat", f);
+      ++t.failed;
+      return false;
+    }
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != nbytes) {
+      log.wrong("stat %s: mode 0%o size %lld, expected a regular file of %llu bytes", f.c_str(),
+                static_cast<unsigned>(st.st_mode), static_cast<long long>(st.st_size),
+                static_cast<unsigned long long>(nbytes));
+      return false;
+    }
+    return true;
+  });
+
+  errors += phase("read", [&](const std::string& f, PhaseTotals& t) {
+    const int fd = benchfs_open(f.c_str(), O_RDONLY, 0);
+    if (fd < 0) {
+      log.call_failed("open", f);
+      ++t.failed;
+      return false;
+    }
+    bool ok = true;
+    if (nbytes > 0) {
+      const ssize_t n = benchfs_pread(fd, back.data(), nbytes, 0);
+      if (n < 0) {
+        log.call_failed("pread", f);
+        ++t.failed;
+        ok = false;
+      } else if (static_cast<uint64_t>(n) != nbytes) {
+        log.wrong("pread %s: read %zd of %llu bytes", f.c_str(), n, static_cast<unsigned long long>(nbytes));
+        ok = false;
+      } else if (std::memcmp(back.data(), data.data(), nbytes) != 0) {
+        log.wrong("read %s: data differs from what was written", f.c_str());
+        ok = false;
+      }
+    }
+    if (benchfs_close(fd) != 0) {
+      log.call_failed("close", f);
+      ++t.failed;
+      ok = false;
+    }
+    return ok;
+  });
+
+  errors += phase("unlink", [&](const std::string& f, PhaseTotals& t) {
+    if (benchfs_unlink(f.c_str()) != 0) {
+      log.call_failed("unlink", f);
+      ++t.failed;
+      return false;
+    }
+    return true;
+  });
+
+  // Cleanup, untimed: the directories this run created.
+  bool cleanup_failed = false;
+  if (private_created && benchfs_rmdir(private_dir.c_str()) != 0) {
+    log.call_failed("rmdir", private_dir);
+    cleanup_failed = true;
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) {
+    if (shared_created && benchfs_rmdir(shared_dir.c_str()) != 0) {
+      log.call_failed("rmdir", shared_dir);
+      cleanup_failed = true;
+    }
+    if (base_created && benchfs_rmdir(base.c_str()) != 0) {
+      log.call_failed("rmdir", base);
+      cleanup_failed = true;
+    }
+  }
+  benchfs_finalize();
+  return errors > 0 || cleanup_failed ? 1 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -198,6 +838,48 @@ int main(int argc, char** argv) {
   p->add_option("--poll", ping.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
   p->add_flag("--json", ping.json, "One JSON object per result line");
+
+  IoArgs io;
+  io.registry = ping.registry;
+  auto* i = app.add_subcommand("io", "IOR-like bandwidth: every rank writes / reads its blocks in transfers");
+  i->add_option("--registry", io.registry, "Registry directory (env BENCHFS_REGISTRY)");
+  i->add_option("-t,--transfer", io.transfer, "Bytes per pwrite / pread call (k/m/g suffixes)")
+      ->capture_default_str();
+  i->add_option("-b,--block", io.block, "Bytes per rank per segment, a multiple of the transfer size")
+      ->capture_default_str();
+  i->add_option("-s,--segments", io.segments, "Segments (each holds one block of every rank)")
+      ->capture_default_str();
+  i->add_flag("-F,--file-per-process", io.file_per_process,
+              "One file per rank (DIR/file.<rank>) instead of one shared file (DIR/file)");
+  i->add_flag("-w,--write", io.write, "Run the write phase (neither --write nor --read: both)");
+  i->add_flag("-r,--read", io.read, "Run the read phase");
+  i->add_flag("--verify", io.verify,
+              "Write a pattern of (writer, file offset) and check every byte read (mismatching transfers are "
+              "errors); --read alone checks files an earlier --write --verify --keep run left");
+  i->add_flag("-C,--reorder", io.reorder, "Read the next rank's data instead of one's own (IOR -C)");
+  i->add_flag("-k,--keep", io.keep, "Keep the files (default: unlinked at the end)");
+  i->add_option("--dir", io.dir, "Directory of the test files (created if missing)")->capture_default_str();
+  i->add_option("--poll", io.poll, "Client polling: busy, adaptive or blocking (default: library's)")
+      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  i->add_flag("--json", io.json, "One JSON object per phase");
+
+  MdArgs md;
+  md.registry = ping.registry;
+  auto* m = app.add_subcommand(
+      "md",
+      "mdtest-like metadata rates: create, readdir, stat, read, unlink in DIR/md.<rank> and DIR/md.shared");
+  m->add_option("--registry", md.registry, "Registry directory (env BENCHFS_REGISTRY)");
+  m->add_option("-n,--files", md.files, "Files per rank in each directory")->capture_default_str();
+  m->add_option("--write-bytes", md.write_bytes, "Bytes written into each file at create, read back by read")
+      ->capture_default_str();
+  m->add_flag("--shared-only", md.shared_only, "Only the shared directory");
+  m->add_flag("--private-only", md.private_only, "Only each rank's own directory");
+  m->add_option("--dir", md.dir, "Parent of the test directories (created if missing)")
+      ->capture_default_str();
+  m->add_option("--poll", md.poll, "Client polling: busy, adaptive or blocking (default: library's)")
+      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  m->add_flag("--json", md.json, "One JSON object per phase");
+
   std::string shut_registry = ping.registry;
   auto* s = app.add_subcommand("shutdown", "Ask every server of the registry to shut down");
   s->add_option("--registry", shut_registry, "Registry directory (env BENCHFS_REGISTRY)");
@@ -215,6 +897,8 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &nranks);
   int rc = 0;
   if (p->parsed()) rc = run_ping(ping, rank, nranks);
+  if (i->parsed()) rc = run_io(io, rank, nranks);
+  if (m->parsed()) rc = run_md(md, rank, nranks);
   if (s->parsed()) rc = run_shutdown(shut_registry, rank);
   int worst = rc;
   MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

@@ -12,73 +12,28 @@
 #include <thread>
 
 #include "benchfs/client/engine.hpp"
+#include "benchfs/client/fs.hpp"
 #include "benchfs/core/log.hpp"
-
-namespace {
+#include "process.hpp"
 
 using benchfs::Status;
+using benchfs::capi::fail;
+using benchfs::capi::guarded;
+using benchfs::capi::process;
+using benchfs::capi::Process;
+using benchfs::capi::Use;
 using benchfs::client::Client;
+using benchfs::client::FileSystem;
 
-// The C API has no handle, so the engine is process state. Calls find it
-// through an atomic pointer and announce themselves in `users`; finalize
-// clears the pointer and waits for the calls already inside to leave
-// (seq_cst on both sides: a call either sees null or is waited for).
-struct Process {
-  std::mutex mu;  ///< serializes init / finalize
-  std::atomic<Client*> client{nullptr};
-  std::atomic<int> users{0};
-  std::unique_ptr<Client> owned;
-  int refs = 0;
-};
-
-Process& process() {
-  static Process p;
-  return p;
-}
-
-/// A call's hold on the engine; null client when not initialized.
-class Use {
- public:
-  Use() : p_(process()) {
-    p_.users.fetch_add(1);
-    client_ = p_.client.load();
-  }
-  ~Use() { p_.users.fetch_sub(1); }
-  Use(const Use&) = delete;
-  Use& operator=(const Use&) = delete;
-  Client* get() const { return client_; }
-
- private:
-  Process& p_;
-  Client* client_ = nullptr;
-};
-
+namespace {
 thread_local std::string t_last_error;
+}  // namespace
 
-int fail(const Status& st) {
+int benchfs::capi::fail(const Status& st) {
   t_last_error = st.to_string();
   errno = st.err() != 0 ? st.err() : EIO;
   return -1;
 }
-
-int fail(int err, const char* msg) { return fail(Status(err, msg)); }
-
-template <class F>
-int guarded(F&& f) {
-  try {
-    return f();
-  } catch (const benchfs::Error& e) {
-    return fail(e.status());
-  } catch (const std::bad_alloc&) {
-    return fail(ENOMEM, "out of memory");
-  } catch (const std::exception& e) {
-    return fail(EIO, e.what());
-  } catch (...) {
-    return fail(EIO, "unknown error");
-  }
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -114,8 +69,8 @@ int benchfs_init(const benchfs_config* cfg) {
     }
     auto client = Client::create(opts);
     if (!client) return fail(client.status());
-    p.owned = std::move(*client);
-    p.client.store(p.owned.get());
+    p.owned = std::make_unique<FileSystem>(std::move(*client));
+    p.fs.store(p.owned.get());
     p.refs = 1;
     return 0;
   });
@@ -127,7 +82,7 @@ int benchfs_finalize(void) {
     std::lock_guard lock(p.mu);
     if (p.refs == 0) return fail(EINVAL, "benchfs_finalize without benchfs_init");
     if (--p.refs == 0) {
-      p.client.store(nullptr);
+      p.fs.store(nullptr);
       while (p.users.load() != 0) std::this_thread::yield();
       p.owned.reset();
     }
@@ -137,16 +92,16 @@ int benchfs_finalize(void) {
 
 int benchfs_server_count(void) {
   Use use;
-  if (use.get() == nullptr) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
-  return static_cast<int>(use.get()->server_count());
+  if (use.get() == nullptr) return benchfs::capi::not_initialized();
+  return static_cast<int>(use.client()->server_count());
 }
 
 int benchfs_ping(int server, const void* payload, size_t len, void* echo) {
   return guarded([&] {
     Use use;
-    if (use.get() == nullptr) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
+    if (use.get() == nullptr) return benchfs::capi::not_initialized();
     if (server < 0) return fail(EINVAL, "negative server index");
-    Status st = use.get()->ping(static_cast<uint32_t>(server), payload, len, echo);
+    Status st = use.client()->ping(static_cast<uint32_t>(server), payload, len, echo);
     return st ? 0 : fail(st);
   });
 }
@@ -154,9 +109,9 @@ int benchfs_ping(int server, const void* payload, size_t len, void* echo) {
 int benchfs_shutdown_server(int server) {
   return guarded([&] {
     Use use;
-    if (use.get() == nullptr) return fail(EINVAL, "BenchFS is not initialized (call benchfs_init)");
+    if (use.get() == nullptr) return benchfs::capi::not_initialized();
     if (server < 0) return fail(EINVAL, "negative server index");
-    Status st = use.get()->shutdown_server(static_cast<uint32_t>(server));
+    Status st = use.client()->shutdown_server(static_cast<uint32_t>(server));
     return st ? 0 : fail(st);
   });
 }

@@ -76,6 +76,8 @@ ClientOptions options_from_env() {
     if (auto m = net::parse_poll_mode(v)) o.poll = *m;
   if (const char* v = std::getenv("BENCHFS_SPIN_US"))
     if (auto n = parse_u64(v)) o.spin_ns = *n * 1000;
+  if (const char* v = std::getenv("BENCHFS_IO_WINDOW"))
+    if (auto n = parse_u64(v); n && *n > 0 && *n <= 1024) o.io_window = *n;
   return o;
 }
 
@@ -384,7 +386,23 @@ unsigned Client::progress_until_idle() {
   return events;
 }
 
-Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns) {
+bool Client::poll_pending(Pending& p) {
+  if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
+    const ucs_status_t st = ucp_request_check_status(p.send_req);
+    ucp_request_free(p.send_req);
+    p.send_req = nullptr;
+    if (st != UCS_OK && !p.done) {
+      p.done = true;
+      p.err = net::ucs_to_errno(st);
+      p.err_msg = ucs_status_string(st);
+      remove_pending(p.id);
+    }
+  }
+  return p.finished();
+}
+
+template <class Done>
+Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns) {
   // Passes between clock reads and lock hand-overs: reading the clock costs
   // as much as a pass, and the reply is usually a few passes away.
   constexpr unsigned kPassesPerCheck = 16;
@@ -393,18 +411,7 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
     unsigned events = 0;
     for (unsigned i = 0; i < kPassesPerCheck; ++i) {
       events += progress_until_idle();
-      if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
-        const ucs_status_t s = ucp_request_check_status(p.send_req);
-        ucp_request_free(p.send_req);
-        p.send_req = nullptr;
-        if (s != UCS_OK && !p.done) {
-          p.done = true;
-          p.err = net::ucs_to_errno(s);
-          p.err_msg = ucs_status_string(s);
-          remove_pending(p.id);
-        }
-      }
-      if (p.finished()) return Status();
+      if (done()) return Status();
     }
     const uint64_t now = now_ns();
     if (now >= deadline_ns)
@@ -422,6 +429,11 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
                         static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs))))
       idle_since = 0;
   }
+}
+
+Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns) {
+  return wait_until(
+      lock, [&] { return poll_pending(p); }, deadline_ns);
 }
 
 void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
@@ -451,7 +463,7 @@ void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
 
 Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
                                       const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
-                                      uint64_t deadline_ns) {
+                                      uint64_t deadline_ns, size_t* recv_len) {
   Pending p;
   p.recv_buf = recv_buf;
   p.recv_cap = recv_cap;
@@ -474,6 +486,7 @@ Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& 
   if (p.recv_len != 0 && p.reply.length != p.recv_len &&
       (p.op == wire::Op::kPing || p.op == wire::Op::kReadChunk))
     return Status(EPROTO, "reply data length does not match its header");
+  if (recv_len != nullptr) *recv_len = p.recv_len;
   return p.reply;
 }
 
@@ -495,6 +508,138 @@ Result<wire::Reply> Client::call(uint32_t server, wire::Request& req, const void
       }
     }
     return r;
+  }
+}
+
+void Client::call_all(Call* calls, size_t n) {
+  if (n == 0) return;
+  for (size_t i = 0; i < n; ++i) {
+    calls[i].status = calls[i].server < conns_.size()
+                          ? Status()
+                          : Status(EINVAL, "no server " + std::to_string(calls[i].server));
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
+  // Connect every server involved at once (one connect delay, not n).
+  for (size_t i = 0; i < n; ++i) {
+    Conn& c = *conns_[calls[i].server % conns_.size()];
+    if (calls[i].status && c.state == Conn::State::kDown && !is_retiring(c)) start_connect(c);
+  }
+  const size_t window = std::max<size_t>(1, std::min(opts_.io_window, n));
+  std::vector<Pending> slots(window);  // never resized: the pending table points into it
+  std::vector<size_t> slot_call(window, SIZE_MAX);
+  std::vector<size_t> free_slots;
+  for (size_t i = window; i-- > 0;) free_slots.push_back(i);
+  std::vector<size_t> retry;
+  size_t next = 0;
+  size_t active = 0;
+
+  auto finish = [&](size_t si) {
+    Pending& p = slots[si];
+    Call& call = calls[slot_call[si]];
+    if (p.err != 0) {
+      call.status = Status(p.err, std::string(wire::op_name(p.op)) + ": " + p.err_msg);
+    } else if (p.recv_len != 0 && p.reply.length != p.recv_len &&
+               (p.op == wire::Op::kPing || p.op == wire::Op::kReadChunk)) {
+      call.status = Status(EPROTO, "reply data length does not match its header");
+    } else {
+      call.reply = p.reply;
+      call.recv_len = p.recv_len;
+    }
+    const bool lost = (!call.status && is_connection_error(call.status.err())) ||
+                      (call.status && call.reply.status == -ENOTCONN);
+    if (lost) {
+      mark_broken(*p.conn, ENOTCONN, "connection closed by the server", /*server_closes=*/call.status.is_ok());
+      if (call.idempotent) retry.push_back(slot_call[si]);
+    }
+    p = Pending{};
+    slot_call[si] = SIZE_MAX;
+    free_slots.push_back(si);
+    --active;
+  };
+
+  while (next < n || active > 0) {
+    while (next < n && !free_slots.empty()) {
+      Call& call = calls[next];
+      const size_t ci = next++;
+      if (!call.status) continue;
+      Conn& c = *conns_[call.server];
+      if (auto st = ensure_connected(lock, c, deadline); !st) {
+        call.status = st;
+        continue;
+      }
+      const size_t si = free_slots.back();
+      Pending& p = slots[si];
+      p = Pending{};
+      p.recv_buf = call.recv_buf;
+      p.recv_cap = call.recv_cap;
+      const bool eager = wire::request_var_size(call.req) > 0;
+      if (auto st = post(c, p, call.req, call.send_data, call.send_len, eager); !st) {
+        mark_broken(c, st.err(), "send failed");
+        call.status = st;
+        if (call.idempotent && is_connection_error(st.err())) retry.push_back(ci);
+        continue;
+      }
+      free_slots.pop_back();
+      slot_call[si] = ci;
+      ++active;
+    }
+    if (active == 0) break;
+    size_t finished = SIZE_MAX;
+    Status st = wait_until(
+        lock,
+        [&] {
+          for (size_t si = 0; si < window; ++si) {
+            if (slot_call[si] != SIZE_MAX && poll_pending(slots[si])) {
+              finished = si;
+              return true;
+            }
+          }
+          return false;
+        },
+        deadline);
+    if (!st) {
+      // Out of time: give up on everything still in flight.
+      ++stats_.timeouts;
+      for (size_t si = 0; si < window; ++si) {
+        if (slot_call[si] == SIZE_MAX) continue;
+        Pending& p = slots[si];
+        abandon(lock, p);
+        mark_broken(*p.conn, ETIMEDOUT, "request timed out");
+        calls[slot_call[si]].status =
+            Status(ETIMEDOUT, std::string(wire::op_name(p.op)) + " to node_" + std::to_string(p.conn->index) +
+                                  ": " + st.message());
+        slot_call[si] = SIZE_MAX;
+        --active;
+      }
+      for (; next < n; ++next) calls[next].status = Status(ETIMEDOUT, "batch ran out of time");
+      break;
+    }
+    finish(finished);
+    // Collect everything else that completed meanwhile.
+    for (size_t si = 0; si < window; ++si)
+      if (slot_call[si] != SIZE_MAX && poll_pending(slots[si])) finish(si);
+  }
+  // Calls whose connection was lost: once more each, after a reconnect.
+  for (size_t ci : retry) {
+    Call& call = calls[ci];
+    ++stats_.retries;
+    Conn& c = *conns_[call.server];
+    const uint64_t retry_deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
+    if (auto st = ensure_connected(lock, c, retry_deadline); !st) {
+      call.status = st;
+      continue;
+    }
+    size_t got = 0;
+    auto r = call_once(lock, c, call.req, call.send_data, call.send_len, call.recv_buf, call.recv_cap,
+                       retry_deadline, &got);
+    if (r) {
+      call.status = Status();
+      call.reply = *r;
+      call.recv_len = got;
+    } else {
+      call.status = r.status();
+    }
   }
 }
 

@@ -1,43 +1,361 @@
-// File-system part of the C API (being built: every call answers ENOSYS).
+// File-system part of the C API: thin wrappers over client::FileSystem, and
+// the in-process server (benchfs_server_start / stop).
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
+#include <climits>
 #include <cstring>
+#include <string>
+#include <string_view>
 
 #include "benchfs/benchfs.h"
+#include "benchfs/core/log.hpp"
+#include "benchfs/server/server.hpp"
+#include "process.hpp"
+
+using benchfs::Status;
+using benchfs::capi::fail;
+using benchfs::capi::guarded;
+using benchfs::capi::not_initialized;
+using benchfs::capi::Use;
 
 namespace {
-int nosys() {
-  errno = ENOSYS;
-  return -1;
+
+/// A path argument as a view; EINVAL for NULL (as "no path").
+bool path_arg(const char* p, std::string_view* out) {
+  if (p == nullptr) {
+    fail(EINVAL, "null path");
+    return false;
+  }
+  *out = std::string_view(p, strnlen(p, PATH_MAX + 2));
+  return true;
 }
+
+void fill_stat(const benchfs::wire::Attr& a, uint64_t chunk, struct stat* st) {
+  std::memset(st, 0, sizeof *st);
+  st->st_dev = 0xBF5A;
+  st->st_ino = a.ino;
+  st->st_mode = a.mode;
+  st->st_nlink = a.nlink;
+  st->st_uid = getuid();
+  st->st_gid = getgid();
+  st->st_size = static_cast<off_t>(a.size);
+  st->st_blksize = static_cast<blksize_t>(chunk);
+  st->st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st->st_atim.tv_sec = a.atime_ns / 1'000'000'000;
+  st->st_atim.tv_nsec = a.atime_ns % 1'000'000'000;
+  st->st_mtim.tv_sec = a.mtime_ns / 1'000'000'000;
+  st->st_mtim.tv_nsec = a.mtime_ns % 1'000'000'000;
+  st->st_ctim.tv_sec = a.ctime_ns / 1'000'000'000;
+  st->st_ctim.tv_nsec = a.ctime_ns % 1'000'000'000;
+}
+
+template <class T>
+T value_or_fail(benchfs::Result<T>&& r) {
+  if (!r) return static_cast<T>(fail(r.status()));
+  return *r;
+}
+
+int status_or_fail(const Status& st) { return st ? 0 : fail(st); }
+
 }  // namespace
 
+struct benchfs_server {
+  std::unique_ptr<benchfs::server::Server> server;
+  std::string address;
+};
+
 extern "C" {
-int benchfs_open(const char*, int, mode_t) { return nosys(); }
-int benchfs_create(const char*, int, mode_t) { return nosys(); }
-int benchfs_close(int) { return nosys(); }
-ssize_t benchfs_pwrite(int, const void*, size_t, off_t) { return nosys(); }
-ssize_t benchfs_pread(int, void*, size_t, off_t) { return nosys(); }
-ssize_t benchfs_write(int, const void*, size_t) { return nosys(); }
-ssize_t benchfs_read(int, void*, size_t) { return nosys(); }
-off_t benchfs_lseek(int, off_t, int) { return nosys(); }
-int benchfs_fsync(int) { return nosys(); }
-int benchfs_stat(const char*, struct stat*) { return nosys(); }
-int benchfs_fstat(int, struct stat*) { return nosys(); }
-int benchfs_unlink(const char*) { return nosys(); }
-int benchfs_truncate(const char*, off_t) { return nosys(); }
-int benchfs_ftruncate(int, off_t) { return nosys(); }
-int benchfs_rename(const char*, const char*) { return nosys(); }
-int benchfs_access(const char*, int) { return nosys(); }
-int benchfs_mkdir(const char*, mode_t) { return nosys(); }
-int benchfs_rmdir(const char*) { return nosys(); }
-int benchfs_readdir(const char*, benchfs_dirent_fn, void*) { return nosys(); }
-int benchfs_statfs(const char*, struct statvfs*) { return nosys(); }
-long long benchfs_chunk_size(void) { return nosys(); }
-void benchfs_server_config_init(benchfs_server_config* cfg) { std::memset(cfg, 0, sizeof *cfg); }
-benchfs_server* benchfs_server_start(const benchfs_server_config*) {
-  errno = ENOSYS;
-  return nullptr;
+
+int benchfs_open(const char* path, int flags, mode_t mode) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    return value_or_fail(use.get()->open(p, flags, mode));
+  });
 }
-int benchfs_server_stop(benchfs_server*) { return nosys(); }
-const char* benchfs_server_address(const benchfs_server*) { return ""; }
+
+int benchfs_create(const char* path, int flags, mode_t mode) {
+  return benchfs_open(path, flags | O_CREAT, mode);
 }
+
+int benchfs_close(int fd) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    return status_or_fail(use.get()->close(fd));
+  });
+}
+
+ssize_t benchfs_pwrite(int fd, const void* buf, size_t len, off_t offset) {
+  return guarded([&]() -> ssize_t {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    auto r = use.get()->pwrite(fd, buf, len, offset);
+    return r ? static_cast<ssize_t>(*r) : fail(r.status());
+  });
+}
+
+ssize_t benchfs_pread(int fd, void* buf, size_t len, off_t offset) {
+  return guarded([&]() -> ssize_t {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    auto r = use.get()->pread(fd, buf, len, offset);
+    return r ? static_cast<ssize_t>(*r) : fail(r.status());
+  });
+}
+
+ssize_t benchfs_write(int fd, const void* buf, size_t len) {
+  return guarded([&]() -> ssize_t {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    auto r = use.get()->write(fd, buf, len);
+    return r ? static_cast<ssize_t>(*r) : fail(r.status());
+  });
+}
+
+ssize_t benchfs_read(int fd, void* buf, size_t len) {
+  return guarded([&]() -> ssize_t {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    auto r = use.get()->read(fd, buf, len);
+    return r ? static_cast<ssize_t>(*r) : fail(r.status());
+  });
+}
+
+off_t benchfs_lseek(int fd, off_t offset, int whence) {
+  return guarded([&]() -> off_t {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    auto r = use.get()->lseek(fd, offset, whence);
+    return r ? static_cast<off_t>(*r) : fail(r.status());
+  });
+}
+
+int benchfs_fsync(int fd) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    return status_or_fail(use.get()->fsync(fd));
+  });
+}
+
+int benchfs_stat(const char* path, struct stat* st) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    if (st == nullptr) return fail(EFAULT, "null stat buffer");
+    auto r = use.get()->stat(p);
+    if (!r) return fail(r.status());
+    fill_stat(*r, use.client()->chunk_size(), st);
+    return 0;
+  });
+}
+
+int benchfs_fstat(int fd, struct stat* st) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    if (st == nullptr) return fail(EFAULT, "null stat buffer");
+    auto r = use.get()->fstat(fd);
+    if (!r) return fail(r.status());
+    fill_stat(*r, use.client()->chunk_size(), st);
+    return 0;
+  });
+}
+
+int benchfs_unlink(const char* path) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    return status_or_fail(use.get()->unlink(p));
+  });
+}
+
+int benchfs_truncate(const char* path, off_t length) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    return status_or_fail(use.get()->truncate(p, length));
+  });
+}
+
+int benchfs_ftruncate(int fd, off_t length) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    return status_or_fail(use.get()->ftruncate(fd, length));
+  });
+}
+
+int benchfs_rename(const char* oldpath, const char* newpath) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view a;
+    std::string_view b;
+    if (!path_arg(oldpath, &a) || !path_arg(newpath, &b)) return -1;
+    return status_or_fail(use.get()->rename(a, b));
+  });
+}
+
+int benchfs_access(const char* path, int mode) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    return status_or_fail(use.get()->access(p, mode));
+  });
+}
+
+int benchfs_mkdir(const char* path, mode_t mode) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    return status_or_fail(use.get()->mkdir(p, mode));
+  });
+}
+
+int benchfs_rmdir(const char* path) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    return status_or_fail(use.get()->rmdir(p));
+  });
+}
+
+int benchfs_readdir(const char* path, benchfs_dirent_fn fn, void* arg) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    if (fn == nullptr) return fail(EINVAL, "null callback");
+    std::string name;
+    auto r = use.get()->readdir(p, [&](std::string_view n, bool is_dir) {
+      name.assign(n);
+      return fn(arg, name.c_str(), is_dir ? DT_DIR : DT_REG) == 0;
+    });
+    if (!r) return fail(r.status());
+    return static_cast<int>(std::min<size_t>(*r, INT_MAX));
+  });
+}
+
+int benchfs_statfs(const char* path, struct statvfs* st) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    if (p.empty() || p.front() != '/') return fail(EINVAL, "path is not absolute");
+    if (st == nullptr) return fail(EFAULT, "null statvfs buffer");
+    auto r = use.get()->statfs();
+    if (!r) return fail(r.status());
+    constexpr uint64_t kBlock = 4096;
+    // Inodes cost a little memory each; report room for one per 4 KiB free.
+    const uint64_t free_bytes = r->capacity > r->used ? r->capacity - r->used : 0;
+    std::memset(st, 0, sizeof *st);
+    st->f_bsize = kBlock;
+    st->f_frsize = kBlock;
+    st->f_blocks = r->capacity / kBlock;
+    st->f_bfree = free_bytes / kBlock;
+    st->f_bavail = free_bytes / kBlock;
+    st->f_files = r->inodes + free_bytes / kBlock;
+    st->f_ffree = free_bytes / kBlock;
+    st->f_favail = free_bytes / kBlock;
+    st->f_fsid = 0xBF5A;
+    st->f_flag = 0;
+    st->f_namemax = 255;
+    return 0;
+  });
+}
+
+long long benchfs_chunk_size(void) {
+  Use use;
+  if (use.get() == nullptr) return not_initialized();
+  return static_cast<long long>(use.client()->chunk_size());
+}
+
+// ------------------------------------------------------ in-process server
+
+void benchfs_server_config_init(benchfs_server_config* cfg) {
+  if (cfg == nullptr) return;
+  std::memset(cfg, 0, sizeof *cfg);
+}
+
+benchfs_server* benchfs_server_start(const benchfs_server_config* cfg) {
+  benchfs_server* out = nullptr;
+  const int rc = guarded([&]() -> int {
+    if (cfg == nullptr) return fail(EINVAL, "null server config");
+    if (cfg->registry == nullptr || *cfg->registry == '\0') return fail(EINVAL, "server config: no registry");
+    if (cfg->threads < 0 || cfg->client_capacity < 0 || cfg->rank < 0 || cfg->size < 0 || cfg->local_rank < 0)
+      return fail(EINVAL, "server config: negative value");
+    const int size = cfg->size == 0 ? 1 : cfg->size;
+    if (cfg->rank >= size) return fail(EINVAL, "server config: rank must be below size");
+    if (size > 1 && (cfg->barrier == nullptr || cfg->broadcast == nullptr))
+      return fail(EINVAL, "server config: size > 1 needs barrier and broadcast");
+    (void)benchfs::init_logging("benchfs-server");
+    benchfs::server::ServerOptions o;
+    o.registry = cfg->registry;
+    o.threads = cfg->threads == 0 ? 1 : static_cast<unsigned>(cfg->threads);
+    if (cfg->listen != nullptr && *cfg->listen != '\0') o.listen = cfg->listen;
+    if (cfg->chunk_size != 0) o.chunk_size = cfg->chunk_size;
+    o.memory_limit = cfg->memory_limit;
+    if (cfg->client_capacity != 0) o.client_capacity = static_cast<size_t>(cfg->client_capacity);
+    if (cfg->poll != nullptr) {
+      auto m = benchfs::net::parse_poll_mode(cfg->poll);
+      if (!m) return fail(m.status());
+      o.poll = *m;
+    }
+    o.pin = cfg->pin != 0;
+    if (auto st = benchfs::server::validate(o); !st) return fail(st);
+    benchfs::server::Bootstrap boot;
+    boot.rank = static_cast<uint32_t>(cfg->rank);
+    boot.size = static_cast<uint32_t>(size);
+    boot.local_rank = static_cast<uint32_t>(cfg->local_rank);
+    if (size > 1) {
+      auto barrier = cfg->barrier;
+      auto broadcast = cfg->broadcast;
+      void* arg = cfg->arg;
+      boot.barrier = [barrier, arg] { barrier(arg); };
+      boot.broadcast = [broadcast, arg](uint64_t* v, int n) { broadcast(arg, v, n); };
+    }
+    auto s = std::make_unique<benchfs_server>();
+    s->server = benchfs::server::Server::start(o, boot);
+    s->address = s->server->address();
+    out = s.release();
+    return 0;
+  });
+  return rc == 0 ? out : nullptr;
+}
+
+int benchfs_server_stop(benchfs_server* server) {
+  return guarded([&]() -> int {
+    if (server == nullptr) return fail(EINVAL, "null server");
+    std::unique_ptr<benchfs_server> owned(server);
+    owned->server->stop();
+    return 0;
+  });
+}
+
+const char* benchfs_server_address(const benchfs_server* server) {
+  return server == nullptr ? "" : server->address.c_str();
+}
+
+}  // extern "C"

@@ -132,9 +132,7 @@ ucs_status_t handle_request(ProgressThread& t, Conn& conn, OpCtx* ctx, const wir
       return UCS_OK;
     }
     default:
-      // File-system ops are answered by the data path (not built yet).
-      t.reply_error(ctx, ENOSYS);
-      return UCS_OK;
+      return handle_fs_request(t, ctx, req, data);
   }
 }
 

@@ -23,4 +23,8 @@ struct RequestData {
 ucs_status_t handle_request(ProgressThread& t, Conn& conn, OpCtx* ctx, const wire::Request& req,
                             const RequestData& data);
 
+/// File-system ops (fs_handlers.cpp).
+ucs_status_t handle_fs_request(ProgressThread& t, OpCtx* ctx, const wire::Request& req,
+                               const RequestData& data);
+
 }  // namespace benchfs::server

@@ -398,6 +398,8 @@ void ProgressThread::release_ctx(OpCtx* ctx) {
     ucp_am_data_release(worker_.get(), ctx->am_desc);
     ctx->am_desc = nullptr;
   }
+  ctx->write.reset();
+  ctx->read.reset();
   if (ctx->buf.capacity() > kPooledBufferMax) {
     std::vector<std::byte>().swap(ctx->buf);
   } else {

@@ -15,6 +15,7 @@
 #include "benchfs/net/codec.hpp"
 #include "benchfs/net/poll.hpp"
 #include "benchfs/net/ucx.hpp"
+#include "benchfs/storage/chunk_store.hpp"
 #include "stats.hpp"
 
 namespace benchfs::server {
@@ -53,6 +54,8 @@ struct OpCtx {
   wire::Encoded reply_hdr;     ///< must live until the reply send completes
   std::vector<std::byte> buf;  ///< payload received by rendezvous / copied eager data
   void* am_desc = nullptr;     ///< held eager AM data, released after the reply
+  storage::WriteLease write;   ///< WRITE_CHUNK: the chunk range a rendezvous lands in
+  storage::ReadLease read;     ///< READ_CHUNK: the chunk bytes the reply is sent from
 };
 
 class ProgressThread {

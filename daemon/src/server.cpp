@@ -80,6 +80,8 @@ void ServerImpl::start() {
     spdlog::warn("node {}: using rank 0's chunk size {} instead of {}", boot_.rank, format_size(chunk_size_),
                  format_size(opts_.chunk_size));
 
+  chunks_ = std::make_unique<storage::ChunkStore>(chunk_size_, opts_.memory_limit);
+  meta_ = std::make_unique<storage::MetadataStore>(boot_.rank, boot_.size);
   plan_threads();
   auto mode_of = [](bool multi) { return multi ? UCS_THREAD_MODE_MULTI : UCS_THREAD_MODE_SINGLE; };
   const ucs_thread_mode_t mode = mode_of(opts_.progress_multi);
@@ -208,6 +210,13 @@ void ServerImpl::stop() {
   if (!opts_.stats_file.empty()) write_stats_file();
 }
 
+uint64_t ServerImpl::capacity() const {
+  if (opts_.memory_limit != 0) return opts_.memory_limit;
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
 nlohmann::json ServerImpl::stats_json() const {
   nlohmann::json j;
   const auto c = clients_.counters();
@@ -224,7 +233,18 @@ nlohmann::json ServerImpl::stats_json() const {
                    {"live", c.live},
                    {"capacity", clients_.capacity()},
                    {"shards", clients_.shard_count()}};
+  if (chunks_ && meta_) {
+    const auto cs = chunks_->stats();
+    const auto ms = meta_->stats();
+    j["store"] = {{"bytes_used", cs.bytes_used}, {"chunks", cs.chunks},   {"memory_limit", cs.memory_limit},
+                  {"capacity", capacity()},      {"enospc", cs.enospc},   {"grow_refused", cs.grow_refused},
+                  {"files", ms.files},           {"directories", ms.dirs}};
+  }
   j["ops"] = ops_json(totals_, tick_rate_.per_ns());
+  j["data_path"] = {{"writes_rndv", totals_.writes_rndv},
+                    {"writes_eager", totals_.writes_eager},
+                    {"bytes_copied", totals_.bytes_copied},
+                    {"reads_zero_copy", totals_.reads_zero_copy}};
   j["decode_errors"] = totals_.decode_errors;
   j["unauthorized"] = totals_.unauthorized;
   j["auth_failures"] = totals_.auth_failures;

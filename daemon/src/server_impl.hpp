@@ -13,6 +13,8 @@
 #include "benchfs/net/ucx.hpp"
 #include "benchfs/registry/client_registry.hpp"
 #include "benchfs/server/options.hpp"
+#include "benchfs/storage/chunk_store.hpp"
+#include "benchfs/storage/metadata_store.hpp"
 #include "progress_thread.hpp"
 
 namespace benchfs::server {
@@ -37,6 +39,12 @@ class ServerImpl {
   [[nodiscard]] const std::string& address() const { return address_; }
   [[nodiscard]] unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
   registry::ClientRegistry& clients() { return clients_; }
+  [[nodiscard]] uint32_t server_count() const { return boot_.size; }
+  /// File data and namespace held here (shared by the progress threads).
+  storage::ChunkStore& chunks() { return *chunks_; }
+  storage::MetadataStore& meta() { return *meta_; }
+  /// Bytes of file data this server may hold: the limit, or the machine's memory.
+  [[nodiscard]] uint64_t capacity() const;
 
   /// Routes the close of a replaced or evicted client to its owning thread.
   void close_client(const registry::ClientEntry& e, wire::CloseReason reason);
@@ -64,6 +72,9 @@ class ServerImpl {
   std::vector<CoreSet> thread_cores_;
 
   registry::ClientRegistry clients_;
+  // Declared before the threads: in-flight replies hold chunk leases.
+  std::unique_ptr<storage::ChunkStore> chunks_;
+  std::unique_ptr<storage::MetadataStore> meta_;
   net::CpuPressure pressure_;  ///< shared by the progress threads' idlers
   std::unique_ptr<net::Context> ctx_;
   std::unique_ptr<net::Worker> listen_worker_;

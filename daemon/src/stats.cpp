@@ -20,6 +20,10 @@ void ThreadStats::merge(const ThreadStats& o) {
   send_errors += o.send_errors;
   rejected_handoffs += o.rejected_handoffs;
   idle_sleeps += o.idle_sleeps;
+  writes_rndv += o.writes_rndv;
+  writes_eager += o.writes_eager;
+  bytes_copied += o.bytes_copied;
+  reads_zero_copy += o.reads_zero_copy;
   preempted_spins += o.preempted_spins;
   congested_sleeps += o.congested_sleeps;
 }

@@ -39,6 +39,10 @@ struct ThreadStats {
   uint64_t notifications = 0;      ///< CONNECTION_CLOSE sent
   uint64_t send_errors = 0;        ///< replies UCX failed to send
   uint64_t rejected_handoffs = 0;  ///< conn requests that failed to become endpoints
+  uint64_t writes_rndv = 0;        ///< WRITE_CHUNK received by rendezvous straight into the chunk
+  uint64_t writes_eager = 0;       ///< WRITE_CHUNK with eager data (copied from UCX's buffer)
+  uint64_t bytes_copied = 0;       ///< payload bytes memcpy'd by the server (eager writes only)
+  uint64_t reads_zero_copy = 0;    ///< READ_CHUNK replies sent from the chunk buffer
   uint64_t idle_sleeps = 0;
   uint64_t preempted_spins = 0;
   uint64_t congested_sleeps = 0;

@@ -16,19 +16,22 @@ namespace benchfs::wire {
 //   STAT/UNLINK/RMDIR path_len u32, reserved u32                   (data: path)
 //   MKDIR            mode u32, path_len u32                        (data: path)
 //   READDIR          cookie u64, max_entries u32, path_len u32     (data: path)
-//   RENAME           path_len u32, path2_len u32                   (data: path, path2)
+//   RENAME           path_len u32, path2_len u32, attr (48 B)      (data: path, path2)
 //   TRUNCATE         length u64, path_len u32, reserved u32        (data: path)
 //   SET_SIZE         ino u64, length u64, path_len u32, reserved   (data: path)
 //   WRITE_CHUNK      ino u64, index u64, offset u64, length u64    (data: payload)
 //   READ_CHUNK       ino u64, index u64, offset u64, length u64
 //   REMOVE_CHUNKS    ino u64, length u64 (bytes kept)
+//   STATFS           -
 // Reply fields after the 16-byte reply header (status 0 only):
 //   REGISTER_CLIENT  session u64, thread u32, node u32
 //   PING, WRITE_CHUNK, READ_CHUNK, SET_SIZE   length u64
 //   CREATE, OPEN, STAT, UNLINK, TRUNCATE      attr (48 B)
 //   READDIR          cookie u64, count u32, eof u32                (data: dirents)
 //   REMOVE_CHUNKS    count u64, length u64
-//   SHUTDOWN, MKDIR, RMDIR, RENAME            -
+//   RENAME           attr (moved), attr (replaced; ino 0 = none)
+//   STATFS           capacity u64, used u64, files u64
+//   SHUTDOWN, MKDIR, RMDIR                    -
 
 namespace {
 
@@ -108,7 +111,7 @@ constexpr size_t request_fixed_size(Op op) {
     case Op::kReaddir:
       return 16;
     case Op::kRename:
-      return 8;
+      return 8 + kAttrSize;
     case Op::kTruncate:
       return 16;
     case Op::kSetSize:
@@ -118,6 +121,7 @@ constexpr size_t request_fixed_size(Op op) {
       return 32;
     case Op::kRemoveChunks:
       return 16;
+    case Op::kStatfs:
     case Op::kConnectionClose:
       return 0;
   }
@@ -143,10 +147,13 @@ constexpr size_t reply_fixed_size(Op op) {
       return 16;
     case Op::kRemoveChunks:
       return 16;
+    case Op::kRename:
+      return 2 * kAttrSize;
+    case Op::kStatfs:
+      return 24;
     case Op::kShutdown:
     case Op::kMkdir:
     case Op::kRmdir:
-    case Op::kRename:
     case Op::kConnectionClose:
       return 0;
   }
@@ -233,6 +240,8 @@ std::string_view op_name(Op op) {
       return "read_chunk";
     case Op::kRemoveChunks:
       return "remove_chunks";
+    case Op::kStatfs:
+      return "statfs";
     case Op::kConnectionClose:
       return "connection_close";
   }
@@ -295,6 +304,7 @@ Encoded encode_request_header(const Request& r) {
       w.put(r.length);
       break;
     case Op::kShutdown:
+    case Op::kStatfs:
     case Op::kConnectionClose:
       break;
     case Op::kCreate:
@@ -325,6 +335,7 @@ Encoded encode_request_header(const Request& r) {
     case Op::kRename:
       w.put(plen);
       w.put(static_cast<uint32_t>(r.path2.size()));
+      put_attr(w, r.attr);
       break;
     case Op::kTruncate:
       w.put(r.length);
@@ -394,7 +405,9 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
   if (version != kVersion) return proto("unsupported protocol version " + std::to_string(version));
   if (!is_request_op(op)) return proto("unknown op " + std::to_string(op));
   q.op = static_cast<Op>(op);
-  if (q.flags != 0) return Status(EINVAL, "unknown request flags");
+  if ((q.flags & ~allowed_flags(q.op)) != 0) return Status(EINVAL, "unknown request flags");
+  if ((q.flags & kFlagRenameDetach) != 0 && (q.flags & kFlagRenameAttach) != 0)
+    return Status(EINVAL, "rename: detach and attach at once");
   const size_t fixed = request_fixed_size(q.op);
   if (header_len != kRequestHeaderSize + fixed)
     return proto(std::string(op_name(q.op)) + ": header is " + std::to_string(header_len) +
@@ -413,6 +426,7 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
       q.length = rd.get<uint64_t>();
       break;
     case Op::kShutdown:
+    case Op::kStatfs:
     case Op::kConnectionClose:
       break;
     case Op::kCreate:
@@ -443,6 +457,7 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
     case Op::kRename:
       plen = rd.get<uint32_t>();
       plen2 = rd.get<uint32_t>();
+      q.attr = get_attr(rd);
       break;
     case Op::kTruncate:
       q.length = rd.get<uint64_t>();
@@ -486,6 +501,7 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
         return Status(EINVAL, "chunk read past the largest chunk size");
       [[fallthrough]];
     case Op::kShutdown:
+    case Op::kStatfs:
     case Op::kRemoveChunks:
       if (data.size != 0) return proto(std::string(op_name(q.op)) + " carries no data");
       return q;
@@ -556,10 +572,18 @@ Encoded encode_reply(const Reply& r) {
       w.put(r.count);
       w.put(r.length);
       break;
+    case Op::kRename:
+      put_attr(w, r.attr);
+      put_attr(w, r.attr2);
+      break;
+    case Op::kStatfs:
+      w.put(r.capacity);
+      w.put(r.used);
+      w.put(r.files);
+      break;
     case Op::kShutdown:
     case Op::kMkdir:
     case Op::kRmdir:
-    case Op::kRename:
     case Op::kConnectionClose:
       break;
   }
@@ -622,6 +646,15 @@ Result<Reply> decode_reply(const void* header, size_t header_len) {
     case Op::kRemoveChunks:
       r.count = rd.get<uint64_t>();
       r.length = rd.get<uint64_t>();
+      break;
+    case Op::kRename:
+      r.attr = get_attr(rd);
+      r.attr2 = get_attr(rd);
+      break;
+    case Op::kStatfs:
+      r.capacity = rd.get<uint64_t>();
+      r.used = rd.get<uint64_t>();
+      r.files = rd.get<uint64_t>();
       break;
     default:
       break;

@@ -83,6 +83,8 @@ std::vector<Request> one_of_each() {
   r = base(Op::kRename);
   r.path = "/old";
   r.path2 = "/new/name";
+  r.flags = kFlagRenameAttach;
+  r.attr = Attr{77, 5000, 0100600, 1, 1, 2, 3};
   v.push_back(r);
   r = base(Op::kTruncate);
   r.length = 1ull << 40;
@@ -109,6 +111,7 @@ std::vector<Request> one_of_each() {
   r.ino = 8;
   r.length = 4096;
   v.push_back(r);
+  v.push_back(base(Op::kStatfs));
   return v;
 }
 
@@ -124,7 +127,7 @@ void poke_u32(Msg& m, size_t off, uint32_t v) { std::memcpy(m.hdr.bytes.data() +
 
 TEST(Codec, EveryRequestOpRoundTrips) {
   auto all = one_of_each();
-  ASSERT_EQ(all.size(), 16u);  // every request op of DESIGN.md section 3
+  ASSERT_EQ(all.size(), 17u);  // every request op of DESIGN.md section 3, and STATFS
   for (const Request& r : all) {
     SCOPED_TRACE(std::string(op_name(r.op)));
     Msg m = encode(r, payload_for(r));
@@ -145,6 +148,11 @@ TEST(Codec, EveryRequestOpRoundTrips) {
     EXPECT_EQ(d->path, r.path);
     EXPECT_EQ(d->path2, r.path2);
     EXPECT_EQ(d->client_id, r.client_id);
+    EXPECT_EQ(d->flags, r.flags);
+    EXPECT_EQ(d->attr.ino, r.attr.ino);
+    EXPECT_EQ(d->attr.size, r.attr.size);
+    EXPECT_EQ(d->attr.mode, r.attr.mode);
+    EXPECT_EQ(d->attr.ctime_ns, r.attr.ctime_ns);
     EXPECT_EQ(peek_request_id(m.hdr.data(), m.hdr.size), r.request_id);
     EXPECT_EQ(peek_op(m.hdr.data(), m.hdr.size), static_cast<uint8_t>(r.op));
   }
@@ -177,7 +185,7 @@ TEST(Codec, RejectsShortAndBadHeaders) {
   bad = m;
   bad.hdr.bytes[2] = std::byte{9};
   EXPECT_EQ(decode(bad).status().err(), EPROTO);  // version
-  for (int op : {0, 17, 63, 64, 200, 255}) {
+  for (int op : {0, 18, 63, 64, 200, 255}) {
     bad = m;
     bad.hdr.bytes[3] = static_cast<std::byte>(op);
     EXPECT_EQ(decode(bad).status().err(), EPROTO) << op;  // unknown op (64 is a notification)
@@ -185,6 +193,28 @@ TEST(Codec, RejectsShortAndBadHeaders) {
   bad = m;
   poke_u32(bad, 4, 1);
   EXPECT_EQ(decode(bad).status().err(), EINVAL);  // unknown flags
+}
+
+TEST(Codec, FlagsAreAcceptedOnlyWhereTheyMeanSomething) {
+  Request rm = base(Op::kRmdir);
+  rm.path = "/d";
+  rm.flags = kFlagCheckOnly;
+  auto d = decode(encode(rm, ""));
+  ASSERT_TRUE(d.ok()) << d.status().to_string();
+  EXPECT_EQ(d->flags, kFlagCheckOnly);
+  rm.flags = kFlagRenameDetach;
+  EXPECT_EQ(decode(encode(rm, "")).status().err(), EINVAL);
+  Request mv = base(Op::kRename);
+  mv.path = "/a";
+  mv.path2 = "/b";
+  mv.flags = kFlagRenameDetach | kFlagRenameAttach;
+  EXPECT_EQ(decode(encode(mv, "")).status().err(), EINVAL);
+  mv.flags = kFlagCheckOnly;
+  EXPECT_EQ(decode(encode(mv, "")).status().err(), EINVAL);
+  Request st = base(Op::kStat);
+  st.path = "/a";
+  st.flags = kFlagCheckOnly;
+  EXPECT_EQ(decode(encode(st, "")).status().err(), EINVAL);
 }
 
 TEST(Codec, RejectsWrongFixedSizeForEveryOp) {
@@ -331,6 +361,10 @@ TEST(Codec, RepliesRoundTrip) {
     r.cookie = 66;
     r.eof = 1;
     r.attr = Attr{1, 2, 0100644, 1, 10, 20, 30};
+    r.attr2 = Attr{9, 8, 0100600, 1, 7, 6, 5};
+    r.capacity = 1ull << 33;
+    r.used = 12345;
+    r.files = 17;
     Encoded e = encode_reply(r);
     auto d = decode_reply(e.data(), e.size);
     ASSERT_TRUE(d.ok()) << d.status().to_string();
@@ -355,6 +389,16 @@ TEST(Codec, RepliesRoundTrip) {
         break;
       case Op::kReadChunk:
         EXPECT_EQ(d->length, 44u);
+        break;
+      case Op::kRename:
+        EXPECT_EQ(d->attr.ino, 1u);
+        EXPECT_EQ(d->attr2.ino, 9u);
+        EXPECT_EQ(d->attr2.size, 8u);
+        break;
+      case Op::kStatfs:
+        EXPECT_EQ(d->capacity, 1ull << 33);
+        EXPECT_EQ(d->used, 12345u);
+        EXPECT_EQ(d->files, 17u);
         break;
       default:
         break;

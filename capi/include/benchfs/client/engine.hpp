@@ -30,6 +30,23 @@ struct ClientOptions {
   uint64_t spin_ns = 20'000;  ///< adaptive: spin this long before sleeping
   /// Secret to present instead of the registry's (tests of rejection only).
   uint64_t secret_override = 0;
+  /// Most RPCs one call_all keeps in flight (env BENCHFS_IO_WINDOW).
+  size_t io_window = 16;
+};
+
+/// One RPC of a batch (Client::call_all).
+struct Call {
+  uint32_t server = 0;
+  wire::Request req;
+  const void* send_data = nullptr;  ///< AM data (payload); must stay valid until call_all returns
+  size_t send_len = 0;
+  void* recv_buf = nullptr;  ///< reply data lands here (rendezvous: straight from the network)
+  size_t recv_cap = 0;
+  bool idempotent = true;  ///< may be sent again after a reconnect
+  // ---- results ----
+  Status status;      ///< local failure (timeout, connection); ok: see reply.status
+  wire::Reply reply;  ///< the server's answer when status is ok
+  size_t recv_len = 0;
 };
 
 struct ClientStats {
@@ -60,6 +77,7 @@ class Client {
   [[nodiscard]] uint64_t chunk_size() const { return list_.info.chunk_size; }
   [[nodiscard]] const std::string& client_id() const { return opts_.client_id; }
   [[nodiscard]] const registry::ServerList& servers() const { return list_; }
+  [[nodiscard]] const ClientOptions& options() const { return opts_; }
 
   /// Sends `len` bytes to server `server` and receives them back into `echo`
   /// (may be null). EINVAL for a bad server index or a size over 4 MiB,
@@ -78,6 +96,13 @@ class Client {
   Result<wire::Reply> call(uint32_t server, wire::Request& req, const void* send_data, size_t send_len,
                            void* recv_buf, size_t recv_cap, bool idempotent);
 
+  /// Runs every call of `calls`, at most opts.io_window at once, spread
+  /// over their servers; returns once all have completed or failed (each
+  /// call's status / reply says which). No call waits past rpc_timeout_ms
+  /// from the start of the batch (plus one retry for idempotent calls whose
+  /// connection was lost).
+  void call_all(Call* calls, size_t n);
+
   [[nodiscard]] ClientStats stats() const;
 
  private:
@@ -91,6 +116,12 @@ class Client {
   void start_connect(Conn& c);
   Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager);
   Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns);
+  /// Frees p's send request once UCX completed it; true when p is finished.
+  bool poll_pending(Pending& p);
+  /// Progresses (spinning, then sleeping as the poll mode says) until
+  /// done() is true or the deadline passes.
+  template <class Done>
+  Status wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns);
   void abandon(std::unique_lock<std::mutex>& lock, Pending& p);
   /// Fails the calls on c and takes it down. `server_closes`: the server is
   /// closing its side (eviction), so ours waits for that disconnect.
@@ -110,7 +141,7 @@ class Client {
   }
   Result<wire::Reply> call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
                                 const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
-                                uint64_t deadline_ns);
+                                uint64_t deadline_ns, size_t* recv_len = nullptr);
 
   ucs_status_t on_reply(const void* header, size_t header_len, void* data, size_t len,
                         const ucp_am_recv_param_t* param);

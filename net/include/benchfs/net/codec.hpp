@@ -34,6 +34,7 @@ struct Request {
   uint32_t mode = 0;         ///< CREATE, MKDIR: permission bits
   uint32_t open_flags = 0;   ///< CREATE, OPEN: O_* flags
   uint32_t max_entries = 0;  ///< READDIR: page size
+  Attr attr;                 ///< RENAME with kFlagRenameAttach: the inode to install
 
   std::string_view path;       ///< metadata ops
   std::string_view path2;      ///< RENAME: destination
@@ -47,15 +48,19 @@ struct Reply {
   int32_t status = 0;  ///< 0 or -errno
   uint64_t request_id = 0;
 
-  uint64_t session = 0;  ///< REGISTER_CLIENT
-  uint32_t thread = 0;   ///< REGISTER_CLIENT: serving progress thread
-  uint32_t node = 0;     ///< REGISTER_CLIENT: server node index
-  uint64_t length = 0;   ///< PING/READ_CHUNK: data bytes; WRITE_CHUNK: written;
-                         ///< SET_SIZE: resulting size; REMOVE_CHUNKS: bytes freed
-  uint64_t count = 0;    ///< READDIR: entries in data; REMOVE_CHUNKS: chunks removed
-  uint64_t cookie = 0;   ///< READDIR: next cookie
-  uint32_t eof = 0;      ///< READDIR: 1 when the listing is complete
-  Attr attr;             ///< CREATE, OPEN, STAT, UNLINK, TRUNCATE
+  uint64_t session = 0;   ///< REGISTER_CLIENT
+  uint32_t thread = 0;    ///< REGISTER_CLIENT: serving progress thread
+  uint32_t node = 0;      ///< REGISTER_CLIENT: server node index
+  uint64_t length = 0;    ///< PING/READ_CHUNK: data bytes; WRITE_CHUNK: written;
+                          ///< SET_SIZE: resulting size; REMOVE_CHUNKS: bytes freed
+  uint64_t count = 0;     ///< READDIR: entries in data; REMOVE_CHUNKS: chunks removed
+  uint64_t cookie = 0;    ///< READDIR: next cookie
+  uint32_t eof = 0;       ///< READDIR: 1 when the listing is complete
+  Attr attr;              ///< CREATE, OPEN, STAT, UNLINK, TRUNCATE; RENAME: the moved file
+  Attr attr2;             ///< RENAME: the file replaced at the destination (ino 0: none)
+  uint64_t capacity = 0;  ///< STATFS: bytes this server may hold (its limit, or its memory)
+  uint64_t used = 0;      ///< STATFS: bytes held
+  uint64_t files = 0;     ///< STATFS: files and directories here
 };
 
 /// Server -> client notification.

@@ -38,6 +38,8 @@ inline constexpr uint64_t kMaxPingPayload = 4ull << 20;
 /// Largest single chunk transfer any server accepts (chunk sizes are <= this).
 inline constexpr uint64_t kMaxChunkIo = 1ull << 30;
 inline constexpr uint32_t kMaxReaddirEntries = 4096;
+/// Most bytes of packed entries one READDIR reply carries.
+inline constexpr size_t kMaxReaddirBytes = 256 * 1024;
 
 enum class Op : uint8_t {
   kRegisterClient = 1,
@@ -56,20 +58,33 @@ enum class Op : uint8_t {
   kWriteChunk = 14,
   kReadChunk = 15,
   kRemoveChunks = 16,
+  kStatfs = 17,           ///< capacity and use of one server (for statfs)
   kConnectionClose = 64,  ///< notification only (server -> client)
 };
-inline constexpr unsigned kOpSlots = 17;  ///< request ops are 1..16; index 0 = invalid
+inline constexpr unsigned kOpSlots = 18;  ///< request ops are 1..17; index 0 = invalid
 
 /// True for request ops (not notifications, not unknown values).
-constexpr bool is_request_op(uint8_t op) { return op >= 1 && op <= 16; }
+constexpr bool is_request_op(uint8_t op) { return op >= 1 && op <= 17; }
 std::string_view op_name(Op op);
 
 /// Reason carried by CONNECTION_CLOSE.
 enum class CloseReason : uint32_t { kEviction = 1, kShutdown = 2, kError = 3, kReplaced = 4 };
 std::string_view close_reason_name(CloseReason r);
 
-/// Request header flags.
+/// Request header flags (each valid with the ops named only).
 inline constexpr uint32_t kFlagNone = 0;
+/// RMDIR: check that the directory could be removed here; change nothing.
+inline constexpr uint32_t kFlagCheckOnly = 1u << 0;
+/// RENAME across metadata owners, phase 1 on the source's owner: remove the
+/// source entry and return its attributes.
+inline constexpr uint32_t kFlagRenameDetach = 1u << 1;
+/// RENAME across owners, phase 2 on the destination's owner: install the
+/// request's attributes at path2 (path names the source, for the log).
+inline constexpr uint32_t kFlagRenameAttach = 1u << 2;
+/// Flags each op accepts.
+constexpr uint32_t allowed_flags(Op op) {
+  return op == Op::kRmdir ? kFlagCheckOnly : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach) : 0;
+}
 
 /// File types carried in Attr::mode (POSIX S_IFMT bits) and in dirents.
 enum class FileType : uint8_t { kRegular = 1, kDirectory = 2 };

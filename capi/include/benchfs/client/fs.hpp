@@ -1,0 +1,96 @@
+#pragma once
+// The file-system client behind libbenchfs (DESIGN.md sections 6 and 7):
+// paths go to their metadata owner, file data is split into chunk RPCs
+// issued concurrently to the chunk holders straight from / into the
+// caller's buffer, and open files live in a descriptor table of this
+// process. Thread safe. Errors are Status values with POSIX errno.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "benchfs/client/engine.hpp"
+#include "benchfs/core/status.hpp"
+#include "benchfs/net/wire.hpp"
+
+namespace benchfs::client {
+
+/// Totals over all servers (for statfs).
+struct FsTotals {
+  uint64_t capacity = 0;  ///< bytes the servers may hold
+  uint64_t used = 0;      ///< bytes held
+  uint64_t inodes = 0;    ///< files and directories (directories counted on every server)
+};
+
+class FileSystem {
+ public:
+  explicit FileSystem(std::unique_ptr<Client> client);
+  ~FileSystem();
+  FileSystem(const FileSystem&) = delete;
+  FileSystem& operator=(const FileSystem&) = delete;
+
+  Client& client() { return *client_; }
+
+  Result<int> open(std::string_view path, int flags, uint32_t mode);
+  Status close(int fd);
+  Result<size_t> pwrite(int fd, const void* buf, size_t len, int64_t offset);
+  Result<size_t> pread(int fd, void* buf, size_t len, int64_t offset);
+  Result<size_t> write(int fd, const void* buf, size_t len);
+  Result<size_t> read(int fd, void* buf, size_t len);
+  Result<int64_t> lseek(int fd, int64_t offset, int whence);
+  Status fsync(int fd);
+  Result<wire::Attr> stat(std::string_view path);
+  Result<wire::Attr> fstat(int fd);
+  Status unlink(std::string_view path);
+  Status truncate(std::string_view path, int64_t length);
+  Status ftruncate(int fd, int64_t length);
+  Status rename(std::string_view from, std::string_view to);
+  Status access(std::string_view path, int mode);
+  Status mkdir(std::string_view path, uint32_t mode);
+  Status rmdir(std::string_view path);
+  /// Calls fn(name, is_dir) per entry until it returns false; returns the
+  /// entries passed.
+  Result<size_t> readdir(std::string_view path, const std::function<bool(std::string_view, bool)>& fn);
+  Result<FsTotals> statfs();
+
+  /// Descriptors open now (for tests and leak checks).
+  [[nodiscard]] size_t open_files() const;
+
+ private:
+  struct File;
+  std::shared_ptr<File> get(int fd) const;
+  uint32_t owner(std::string_view path) const;
+  /// One metadata RPC; a non-zero reply status becomes the Status.
+  Result<wire::Reply> meta_call(uint32_t server, wire::Request& req, void* recv_buf = nullptr,
+                                size_t recv_cap = 0, bool idempotent = true);
+  /// Frees the data of `ino` past byte `keep` on every server.
+  Status remove_chunks(uint64_t ino, uint64_t keep);
+  /// ENOENT for `path`: ENOTDIR instead when an ancestor is a file.
+  Status refine_enoent(std::string_view path, Status st);
+  /// The same for a rename: the source's path first, then the destination's.
+  Status refine_rename(std::string_view from, std::string_view to, Status st);
+  /// Pushes the size written through f to its metadata owner.
+  Status push_size(File& f);
+  /// The file's size as far as this process knows, asking the owner first
+  /// when `refresh`.
+  Result<uint64_t> file_size(File& f, bool refresh);
+  Status chunk_io(File& f, bool write, std::byte* buf, size_t len, uint64_t offset);
+  /// Lowers what the open descriptors of `ino` remember writing (truncate).
+  void clamp_written(uint64_t ino, uint64_t size);
+
+  std::unique_ptr<Client> client_;
+  const uint32_t servers_;
+  const uint64_t chunk_size_;
+  mutable std::shared_mutex fds_mu_;
+  std::vector<std::shared_ptr<File>> fds_;
+  std::vector<int> free_fds_;
+};
+
+}  // namespace benchfs::client

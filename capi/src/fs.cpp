@@ -1,0 +1,672 @@
+#include "benchfs/client/fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+#include "benchfs/core/clock.hpp"
+#include "benchfs/net/codec.hpp"
+#include "benchfs/storage/placement.hpp"
+
+namespace benchfs::client {
+
+namespace {
+
+constexpr size_t kMaxFds = 1 << 20;
+
+Status check_path(std::string_view path) { return wire::validate_path(path); }
+
+std::string_view parent_of(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return slash == 0 ? std::string_view("/") : path.substr(0, slash);
+}
+
+Status reply_status(const wire::Reply& r, std::string_view what) {
+  if (r.status == 0) return Status();
+  return Status(-r.status, std::string(what));
+}
+
+}  // namespace
+
+struct FileSystem::File {
+  std::mutex mu;  ///< guards the fields below
+  std::string path;
+  uint64_t ino = 0;
+  int flags = 0;
+  bool is_dir = false;
+  uint64_t pos = 0;
+  uint64_t size = 0;     ///< size last heard from the metadata owner
+  uint64_t written = 0;  ///< end of the furthest write through this descriptor
+  uint64_t pushed = 0;   ///< what the owner was last told
+  [[nodiscard]] bool readable() const { return (flags & O_ACCMODE) != O_WRONLY; }
+  [[nodiscard]] bool writable() const { return (flags & O_ACCMODE) != O_RDONLY; }
+};
+
+FileSystem::FileSystem(std::unique_ptr<Client> client)
+    : client_(std::move(client)), servers_(client_->server_count()), chunk_size_(client_->chunk_size()) {}
+
+FileSystem::~FileSystem() = default;
+
+uint32_t FileSystem::owner(std::string_view path) const { return storage::metadata_owner(path, servers_); }
+
+std::shared_ptr<FileSystem::File> FileSystem::get(int fd) const {
+  std::shared_lock lock(fds_mu_);
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return nullptr;
+  return fds_[static_cast<size_t>(fd)];
+}
+
+size_t FileSystem::open_files() const {
+  std::shared_lock lock(fds_mu_);
+  return static_cast<size_t>(
+      std::count_if(fds_.begin(), fds_.end(), [](const auto& f) { return f != nullptr; }));
+}
+
+Result<wire::Reply> FileSystem::meta_call(uint32_t server, wire::Request& req, void* recv_buf,
+                                          size_t recv_cap, bool idempotent) {
+  auto r = client_->call(server, req, nullptr, 0, recv_buf, recv_cap, idempotent);
+  if (!r) return r.status();
+  if (r->status != 0) {
+    std::string what = std::string(wire::op_name(req.op));
+    if (!req.path.empty()) what += " " + std::string(req.path);
+    return Status(-r->status, what);
+  }
+  return r;
+}
+
+Status FileSystem::remove_chunks(uint64_t ino, uint64_t keep) {
+  std::vector<Call> calls(servers_);
+  for (uint32_t s = 0; s < servers_; ++s) {
+    calls[s].server = s;
+    calls[s].req.op = wire::Op::kRemoveChunks;
+    calls[s].req.ino = ino;
+    calls[s].req.length = keep;
+  }
+  client_->call_all(calls.data(), calls.size());
+  for (const Call& c : calls) {
+    if (!c.status) return c.status;
+    if (auto st = reply_status(c.reply, "remove_chunks"); !st) return st;
+  }
+  return Status();
+}
+
+Status FileSystem::refine_enoent(std::string_view path, Status st) {
+  if (st.err() != ENOENT) return st;
+  // POSIX says ENOTDIR when a component on the way is not a directory. The
+  // nearest existing ancestor decides: a directory keeps ENOENT, a file
+  // makes it ENOTDIR. Only failing calls pay for this walk.
+  for (std::string_view p = path; p != "/";) {
+    p = parent_of(p);
+    if (p == "/") break;
+    wire::Request req;
+    req.op = wire::Op::kStat;
+    req.path = p;
+    auto r = meta_call(owner(p), req);
+    if (r) {
+      if (!S_ISDIR(r->attr.mode)) return Status(ENOTDIR, std::string(p) + " is not a directory");
+      break;
+    }
+    if (r.status().err() != ENOENT) break;
+  }
+  return st;
+}
+
+// ------------------------------------------------------------ open / close
+
+Result<int> FileSystem::open(std::string_view path, int flags, uint32_t mode) {
+  if (auto st = check_path(path); !st) return st;
+  if ((flags & O_ACCMODE) == O_ACCMODE) return Status(EINVAL, "bad access mode in open flags");
+  const bool writable = (flags & O_ACCMODE) != O_RDONLY;
+  wire::Request req;
+  req.path = path;
+  req.open_flags = static_cast<uint32_t>(flags);
+  if ((flags & O_CREAT) != 0) {
+    req.op = wire::Op::kCreate;
+    req.mode = mode & 07777;
+  } else {
+    req.op = wire::Op::kOpen;
+  }
+  // CREATE with O_EXCL is not idempotent: a retry would see its own file.
+  auto r = meta_call(owner(path), req, nullptr, 0, (flags & O_EXCL) == 0);
+  if (!r) return refine_enoent(path, r.status());
+  const bool is_dir = S_ISDIR(r->attr.mode);
+  if (is_dir && writable) return Status(EISDIR, std::string(path) + " is a directory");
+  if ((flags & O_TRUNC) != 0 && writable && !is_dir) {
+    // The owner dropped the size; the chunk holders drop the data.
+    if (auto st = remove_chunks(r->attr.ino, 0); !st) return st;
+  }
+  auto f = std::make_shared<File>();
+  f->path = std::string(path);
+  f->ino = r->attr.ino;
+  f->flags = flags;
+  f->is_dir = is_dir;
+  f->size = r->attr.size;
+  f->pushed = r->attr.size;
+  std::unique_lock lock(fds_mu_);
+  int fd;
+  if (!free_fds_.empty()) {
+    fd = free_fds_.back();
+    free_fds_.pop_back();
+    fds_[static_cast<size_t>(fd)] = std::move(f);
+  } else {
+    if (fds_.size() >= kMaxFds) return Status(EMFILE, "too many open BenchFS files");
+    fd = static_cast<int>(fds_.size());
+    fds_.push_back(std::move(f));
+  }
+  return fd;
+}
+
+Status FileSystem::close(int fd) {
+  std::shared_ptr<File> f;
+  {
+    std::unique_lock lock(fds_mu_);
+    if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[static_cast<size_t>(fd)])
+      return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+    f = std::move(fds_[static_cast<size_t>(fd)]);
+    free_fds_.push_back(fd);
+  }
+  std::lock_guard lock(f->mu);
+  Status st = push_size(*f);
+  // A file removed while open closes fine, as in POSIX.
+  if (st.err() == ENOENT) return Status();
+  return st;
+}
+
+Status FileSystem::push_size(File& f) {
+  if (f.is_dir || f.written <= f.pushed) return Status();
+  wire::Request req;
+  req.op = wire::Op::kSetSize;
+  req.path = f.path;
+  req.ino = f.ino;
+  req.length = f.written;
+  auto r = meta_call(owner(f.path), req);
+  if (!r) return r.status();
+  f.pushed = f.written;
+  f.size = std::max(f.size, r->length);
+  return Status();
+}
+
+Status FileSystem::fsync(int fd) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  std::lock_guard lock(f->mu);
+  return push_size(*f);
+}
+
+Result<uint64_t> FileSystem::file_size(File& f, bool refresh) {
+  if (refresh) {
+    wire::Request req;
+    req.op = wire::Op::kStat;
+    req.path = f.path;
+    auto r = meta_call(owner(f.path), req);
+    if (!r) return r.status();
+    if (r->attr.ino != f.ino) return Status(ENOENT, f.path + " was replaced by another file");
+    f.size = r->attr.size;
+  }
+  return std::max(f.size, f.written);
+}
+
+// --------------------------------------------------------------- data I/O
+
+Status FileSystem::chunk_io(File& f, bool write, std::byte* buf, size_t len, uint64_t offset) {
+  const uint64_t cs = chunk_size_;
+  const uint64_t first = offset / cs;
+  const uint64_t last = (offset + len - 1) / cs;
+  const wire::Op op = write ? wire::Op::kWriteChunk : wire::Op::kReadChunk;
+  auto fill = [&](Call& c, uint64_t k) {
+    const uint64_t lo = std::max(offset, k * cs);
+    const uint64_t hi = std::min(offset + len, (k + 1) * cs);
+    c = Call{};
+    c.server = storage::chunk_holder(f.ino, k, servers_);
+    c.req.op = op;
+    c.req.ino = f.ino;
+    c.req.index = k;
+    c.req.offset = lo - k * cs;
+    c.req.length = hi - lo;
+    std::byte* at = buf + (lo - offset);
+    if (write) {
+      c.send_data = at;
+      c.send_len = hi - lo;
+    } else {
+      c.recv_buf = at;
+      c.recv_cap = hi - lo;
+    }
+  };
+  thread_local std::vector<Call> calls;
+  calls.resize(last - first + 1);
+  for (uint64_t k = first; k <= last; ++k) fill(calls[k - first], k);
+
+  const uint64_t deadline = now_ns() + client_->options().rpc_timeout_ms * 1'000'000ULL;
+  std::vector<Call> again;
+  for (;;) {
+    if (calls.size() == 1) {
+      Call& c = calls[0];
+      auto r = client_->call(c.server, c.req, c.send_data, c.send_len, c.recv_buf, c.recv_cap, true);
+      c.status = r ? Status() : r.status();
+      if (r) {
+        c.reply = *r;
+        c.recv_len = c.recv_cap == 0 ? 0 : r->length;
+      }
+    } else {
+      client_->call_all(calls.data(), calls.size());
+    }
+    again.clear();
+    for (Call& c : calls) {
+      if (!c.status) return c.status;
+      if (c.reply.status == -EAGAIN) {
+        // The chunk was growing under another transfer: send this piece again.
+        again.push_back(c);
+        continue;
+      }
+      if (c.reply.status != 0)
+        return Status(-c.reply.status, std::string(wire::op_name(op)) + " of " + f.path + " chunk " +
+                                           std::to_string(c.req.index));
+      if (!write && c.reply.length < c.req.length) {
+        // Past the chunk's data: a hole, which reads as zeros.
+        std::memset(static_cast<std::byte*>(c.recv_buf) + c.reply.length, 0, c.req.length - c.reply.length);
+      }
+    }
+    if (again.empty()) return Status();
+    if (now_ns() >= deadline) return Status(ETIMEDOUT, "chunk stayed busy past the RPC timeout");
+    std::this_thread::sleep_for(std::chrono::microseconds(50));
+    calls.assign(again.begin(), again.end());
+  }
+}
+
+Result<size_t> FileSystem::pwrite(int fd, const void* buf, size_t len, int64_t offset) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  if (!f->writable()) return Status(EBADF, "descriptor " + std::to_string(fd) + " is not open for writing");
+  if (offset < 0) return Status(EINVAL, "negative offset");
+  if (len > static_cast<size_t>(SSIZE_MAX) || static_cast<uint64_t>(offset) > UINT64_MAX / 2 - len)
+    return Status(EINVAL, "offset + length overflows");
+  if (len == 0) return size_t{0};
+  if (buf == nullptr) return Status(EFAULT, "null buffer");
+  std::string path;
+  uint64_t ino;
+  {
+    std::lock_guard lock(f->mu);
+    ino = f->ino;
+    path = f->path;
+  }
+  File view;
+  view.ino = ino;
+  view.path = path;
+  if (auto st = chunk_io(view, true, static_cast<std::byte*>(const_cast<void*>(buf)), len,
+                         static_cast<uint64_t>(offset));
+      !st)
+    return st;
+  std::lock_guard lock(f->mu);
+  f->written = std::max<uint64_t>(f->written, static_cast<uint64_t>(offset) + len);
+  return len;
+}
+
+Result<size_t> FileSystem::pread(int fd, void* buf, size_t len, int64_t offset) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  if (f->is_dir) return Status(EISDIR, "descriptor " + std::to_string(fd) + " is a directory");
+  if (!f->readable()) return Status(EBADF, "descriptor " + std::to_string(fd) + " is not open for reading");
+  if (offset < 0) return Status(EINVAL, "negative offset");
+  if (len > static_cast<size_t>(SSIZE_MAX)) return Status(EINVAL, "length too large");
+  if (len == 0) return size_t{0};
+  if (buf == nullptr) return Status(EFAULT, "null buffer");
+  const auto off = static_cast<uint64_t>(offset);
+  File view;
+  uint64_t size;
+  {
+    std::lock_guard lock(f->mu);
+    auto sz = file_size(*f, false);
+    // Past what this process knows: another writer may have grown the file.
+    if (*sz < off + len) sz = file_size(*f, true);
+    if (!sz) return sz.status();
+    size = *sz;
+    view.ino = f->ino;
+    view.path = f->path;
+  }
+  if (off >= size) return size_t{0};
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(len, size - off));
+  if (auto st = chunk_io(view, false, static_cast<std::byte*>(buf), n, off); !st) return st;
+  return n;
+}
+
+Result<size_t> FileSystem::write(int fd, const void* buf, size_t len) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  uint64_t at;
+  {
+    std::lock_guard lock(f->mu);
+    if ((f->flags & O_APPEND) != 0) {
+      auto sz = file_size(*f, true);
+      if (!sz) return sz.status();
+      f->pos = *sz;
+    }
+    at = f->pos;
+  }
+  auto r = pwrite(fd, buf, len, static_cast<int64_t>(at));
+  if (!r) return r;
+  std::lock_guard lock(f->mu);
+  f->pos = at + *r;
+  return r;
+}
+
+Result<size_t> FileSystem::read(int fd, void* buf, size_t len) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  uint64_t at;
+  {
+    std::lock_guard lock(f->mu);
+    at = f->pos;
+  }
+  auto r = pread(fd, buf, len, static_cast<int64_t>(at));
+  if (!r) return r;
+  std::lock_guard lock(f->mu);
+  f->pos = at + *r;
+  return r;
+}
+
+Result<int64_t> FileSystem::lseek(int fd, int64_t offset, int whence) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  std::lock_guard lock(f->mu);
+  int64_t base;
+  switch (whence) {
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = static_cast<int64_t>(f->pos);
+      break;
+    case SEEK_END: {
+      auto sz = file_size(*f, true);
+      if (!sz) return sz.status();
+      base = static_cast<int64_t>(*sz);
+      break;
+    }
+    default:
+      return Status(EINVAL, "bad whence " + std::to_string(whence));
+  }
+  if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
+    return Status(EINVAL, "resulting offset out of range");
+  f->pos = static_cast<uint64_t>(base + offset);
+  return static_cast<int64_t>(f->pos);
+}
+
+// --------------------------------------------------------------- metadata
+
+Result<wire::Attr> FileSystem::stat(std::string_view path) {
+  if (auto st = check_path(path); !st) return st;
+  wire::Request req;
+  req.op = wire::Op::kStat;
+  req.path = path;
+  auto r = meta_call(owner(path), req);
+  if (!r) return refine_enoent(path, r.status());
+  wire::Attr a = r->attr;
+  // Include what this process wrote and has not pushed yet.
+  std::shared_lock lock(fds_mu_);
+  for (const auto& f : fds_) {
+    if (f && f->ino == a.ino) {
+      std::lock_guard fl(f->mu);
+      a.size = std::max(a.size, f->written);
+    }
+  }
+  return a;
+}
+
+Result<wire::Attr> FileSystem::fstat(int fd) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  std::string path;
+  {
+    std::lock_guard lock(f->mu);
+    path = f->path;
+  }
+  return stat(path);
+}
+
+Status FileSystem::unlink(std::string_view path) {
+  if (auto st = check_path(path); !st) return st;
+  wire::Request req;
+  req.op = wire::Op::kUnlink;
+  req.path = path;
+  auto r = meta_call(owner(path), req, nullptr, 0, /*idempotent=*/false);
+  if (!r) return refine_enoent(path, r.status());
+  return remove_chunks(r->attr.ino, 0);
+}
+
+void FileSystem::clamp_written(uint64_t ino, uint64_t size) {
+  std::shared_lock lock(fds_mu_);
+  for (const auto& f : fds_) {
+    if (f && f->ino == ino) {
+      std::lock_guard fl(f->mu);
+      f->written = std::min(f->written, size);
+      f->pushed = std::min(f->pushed, size);
+      f->size = size;
+    }
+  }
+}
+
+Status FileSystem::truncate(std::string_view path, int64_t length) {
+  if (auto st = check_path(path); !st) return st;
+  if (length < 0) return Status(EINVAL, "negative length");
+  wire::Request req;
+  req.op = wire::Op::kTruncate;
+  req.path = path;
+  req.length = static_cast<uint64_t>(length);
+  auto r = meta_call(owner(path), req);
+  if (!r) return refine_enoent(path, r.status());
+  clamp_written(r->attr.ino, req.length);
+  return remove_chunks(r->attr.ino, req.length);
+}
+
+Status FileSystem::ftruncate(int fd, int64_t length) {
+  auto f = get(fd);
+  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  if (!f->writable()) return Status(EINVAL, "descriptor " + std::to_string(fd) + " is not open for writing");
+  std::string path;
+  {
+    std::lock_guard lock(f->mu);
+    path = f->path;
+  }
+  return truncate(path, length);
+}
+
+Status FileSystem::refine_rename(std::string_view from, std::string_view to, Status st) {
+  st = refine_enoent(from, std::move(st));
+  return st.err() == ENOENT ? refine_enoent(to, std::move(st)) : st;
+}
+
+Status FileSystem::rename(std::string_view from, std::string_view to) {
+  if (auto st = check_path(from); !st) return st;
+  if (auto st = check_path(to); !st) return st;
+  if (from == "/" || to == "/") return Status(EBUSY, "cannot rename /");
+  if (to.size() > from.size() && to.substr(0, from.size()) == from && to[from.size()] == '/')
+    return Status(EINVAL, "cannot move a path below itself");
+  const uint32_t a = owner(from);
+  const uint32_t b = owner(to);
+  wire::Attr moved;
+  wire::Attr replaced;
+  if (a == b) {
+    wire::Request req;
+    req.op = wire::Op::kRename;
+    req.path = from;
+    req.path2 = to;
+    auto r = meta_call(a, req, nullptr, 0, false);
+    if (!r) return refine_rename(from, to, r.status());
+    moved = r->attr;
+    replaced = r->attr2;
+  } else {
+    // Across owners: take the entry off the source's owner, install it at
+    // the destination's owner, put it back if that fails. The inode (and so
+    // where its chunks live) does not change.
+    wire::Request det;
+    det.op = wire::Op::kRename;
+    det.flags = wire::kFlagRenameDetach;
+    det.path = from;
+    det.path2 = to;
+    auto d = meta_call(a, det, nullptr, 0, false);
+    if (!d) return refine_enoent(from, d.status());
+    wire::Request att;
+    att.op = wire::Op::kRename;
+    att.flags = wire::kFlagRenameAttach;
+    att.path = from;
+    att.path2 = to;
+    att.attr = d->attr;
+    auto r = meta_call(b, att, nullptr, 0, false);
+    if (!r) {
+      wire::Request back;
+      back.op = wire::Op::kRename;
+      back.flags = wire::kFlagRenameAttach;
+      back.path = to;
+      back.path2 = from;
+      back.attr = d->attr;
+      (void)meta_call(a, back, nullptr, 0, false);
+      return refine_rename(from, to, r.status());
+    }
+    moved = r->attr;
+    replaced = r->attr2;
+  }
+  {
+    // Descriptors of this process follow the file to its new name.
+    std::shared_lock lock(fds_mu_);
+    for (const auto& f : fds_) {
+      if (f && f->ino == moved.ino) {
+        std::lock_guard fl(f->mu);
+        f->path = std::string(to);
+      }
+    }
+  }
+  if (replaced.ino != 0 && replaced.ino != moved.ino) return remove_chunks(replaced.ino, 0);
+  return Status();
+}
+
+Status FileSystem::access(std::string_view path, int mode) {
+  if ((mode & ~(R_OK | W_OK | X_OK)) != 0) return Status(EINVAL, "bad access mode");
+  auto r = stat(path);
+  return r ? Status() : r.status();
+}
+
+Status FileSystem::mkdir(std::string_view path, uint32_t mode) {
+  if (auto st = check_path(path); !st) return st;
+  if (path == "/") return Status(EEXIST, "/ exists");
+  // Every server at once; the owner's answer decides. Where the owner
+  // refuses, the replicas others made are taken back.
+  const uint32_t own = owner(path);
+  std::vector<Call> calls(servers_);
+  for (uint32_t s = 0; s < servers_; ++s) {
+    calls[s].server = s;
+    calls[s].req.op = wire::Op::kMkdir;
+    calls[s].req.path = path;
+    calls[s].req.mode = mode & 07777;
+    calls[s].idempotent = false;
+  }
+  client_->call_all(calls.data(), calls.size());
+  Status st =
+      calls[own].status ? reply_status(calls[own].reply, "mkdir " + std::string(path)) : calls[own].status;
+  if (st) return st;
+  std::vector<Call> undo;
+  for (uint32_t s = 0; s < servers_; ++s) {
+    if (s != own && calls[s].status && calls[s].reply.status == 0) {
+      Call c;
+      c.server = s;
+      c.req.op = wire::Op::kRmdir;
+      c.req.path = path;
+      undo.push_back(c);
+    }
+  }
+  if (!undo.empty()) client_->call_all(undo.data(), undo.size());
+  return refine_enoent(path, st);
+}
+
+Status FileSystem::rmdir(std::string_view path) {
+  if (auto st = check_path(path); !st) return st;
+  if (path == "/") return Status(EBUSY, "cannot remove /");
+  const uint32_t own = owner(path);
+  std::vector<Call> calls(servers_);
+  for (uint32_t s = 0; s < servers_; ++s) {
+    calls[s].server = s;
+    calls[s].req.op = wire::Op::kRmdir;
+    calls[s].req.flags = wire::kFlagCheckOnly;
+    calls[s].req.path = path;
+  }
+  // Phase 1: may it go everywhere? The owner's refusal names the reason;
+  // any server holding children makes it ENOTEMPTY.
+  client_->call_all(calls.data(), calls.size());
+  if (!calls[own].status) return calls[own].status;
+  if (auto st = reply_status(calls[own].reply, "rmdir " + std::string(path)); !st)
+    return refine_enoent(path, st);
+  for (const Call& c : calls) {
+    if (!c.status) return c.status;
+    if (c.reply.status == -ENOTEMPTY) return Status(ENOTEMPTY, "rmdir " + std::string(path));
+  }
+  // Phase 2: remove it everywhere.
+  for (Call& c : calls) {
+    c.req.flags = 0;
+    c.status = Status();
+    c.reply = wire::Reply{};
+  }
+  client_->call_all(calls.data(), calls.size());
+  if (!calls[own].status) return calls[own].status;
+  return reply_status(calls[own].reply, "rmdir " + std::string(path));
+}
+
+Result<size_t> FileSystem::readdir(std::string_view path,
+                                   const std::function<bool(std::string_view, bool)>& fn) {
+  if (auto st = check_path(path); !st) return st;
+  std::vector<std::byte> buf(wire::kMaxReaddirBytes);
+  size_t count = 0;
+  // The owner first: it alone can say "not a directory" for a file.
+  const uint32_t own = owner(path);
+  for (uint32_t i = 0; i < servers_; ++i) {
+    const uint32_t s = (own + i) % servers_;
+    uint64_t cookie = 0;
+    for (;;) {
+      Call c;
+      c.server = s;
+      c.req.op = wire::Op::kReaddir;
+      c.req.path = path;
+      c.req.cookie = cookie;
+      c.req.max_entries = wire::kMaxReaddirEntries;
+      c.recv_buf = buf.data();
+      c.recv_cap = buf.size();
+      client_->call_all(&c, 1);
+      if (!c.status) return c.status;
+      if (auto st = reply_status(c.reply, "readdir " + std::string(path)); !st)
+        return refine_enoent(path, st);
+      auto ents = wire::decode_dirents(buf.data(), c.recv_len, c.reply.count);
+      if (!ents) return ents.status();
+      for (const auto& e : *ents) {
+        ++count;
+        if (!fn(e.name, e.type == wire::FileType::kDirectory)) return count;
+      }
+      if (c.reply.eof != 0) break;
+      if (c.reply.cookie <= cookie && c.reply.count == 0)
+        return Status(EPROTO, "readdir made no progress on node_" + std::to_string(s));
+      cookie = c.reply.cookie;
+    }
+  }
+  return count;
+}
+
+Result<FsTotals> FileSystem::statfs() {
+  std::vector<Call> calls(servers_);
+  for (uint32_t s = 0; s < servers_; ++s) {
+    calls[s].server = s;
+    calls[s].req.op = wire::Op::kStatfs;
+  }
+  client_->call_all(calls.data(), calls.size());
+  FsTotals t;
+  for (const Call& c : calls) {
+    if (!c.status) return c.status;
+    if (auto st = reply_status(c.reply, "statfs"); !st) return st;
+    t.capacity += c.reply.capacity;
+    t.used += c.reply.used;
+    t.inodes += c.reply.files;
+  }
+  return t;
+}
+
+}  // namespace benchfs::client

@@ -1,0 +1,330 @@
+// File-system handlers (DESIGN.md section 6): metadata ops against the
+// MetadataStore, chunk I/O against the ChunkStore. Payloads never take an
+// extra copy on the rendezvous path: a write is received straight into the
+// chunk buffer, a read is answered from it, each under a lease that keeps
+// the buffer in place until UCX is done with it.
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstring>
+
+#include "benchfs/storage/placement.hpp"
+#include "handlers.hpp"
+#include "server_impl.hpp"
+
+namespace benchfs::server {
+
+namespace {
+
+using storage::ChunkKey;
+using storage::Inode;
+
+wire::Attr to_attr(const Inode& in) {
+  wire::Attr a;
+  a.ino = in.ino;
+  a.size = in.size;
+  a.mode = in.mode;
+  a.nlink = S_ISDIR(in.mode) ? 2 : 1;
+  a.atime_ns = in.atime_ns;
+  a.mtime_ns = in.mtime_ns;
+  a.ctime_ns = in.ctime_ns;
+  return a;
+}
+
+Inode from_attr(const wire::Attr& a) {
+  Inode in;
+  in.ino = a.ino;
+  in.size = a.size;
+  in.mode = a.mode;
+  in.atime_ns = a.atime_ns;
+  in.mtime_ns = a.mtime_ns;
+  in.ctime_ns = a.ctime_ns;
+  return in;
+}
+
+void reply_attr(ProgressThread& t, OpCtx* ctx, const Result<Inode>& r) {
+  if (!r) {
+    t.reply_error(ctx, r.status().err());
+    return;
+  }
+  wire::Reply rep;
+  rep.attr = to_attr(*r);
+  t.reply(ctx, rep);
+}
+
+void reply_status(ProgressThread& t, OpCtx* ctx, const Status& st) {
+  if (!st) {
+    t.reply_error(ctx, st.err());
+    return;
+  }
+  wire::Reply rep;
+  t.reply(ctx, rep);
+}
+
+// ---- metadata ----
+
+void handle_create(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore& meta = t.server().meta();
+  auto r = meta.create(req.path, req.mode & 07777, (req.open_flags & O_EXCL) != 0);
+  if (!r) {
+    t.reply_error(ctx, r.status().err());
+    return;
+  }
+  Inode in = r->inode;
+  // O_TRUNC on an existing file: the size drops here; the client frees the
+  // chunks on their holders.
+  if (!r->created && (req.open_flags & O_TRUNC) != 0 && in.size != 0) {
+    auto tr = meta.truncate(req.path, 0);
+    if (!tr) {
+      t.reply_error(ctx, tr.status().err());
+      return;
+    }
+    in = *tr;
+  }
+  wire::Reply rep;
+  rep.attr = to_attr(in);
+  t.reply(ctx, rep);
+}
+
+void handle_open(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore& meta = t.server().meta();
+  auto r = meta.lookup(req.path);
+  if (!r) {
+    t.reply_error(ctx, r.status().err());
+    return;
+  }
+  if (r->is_dir() && (req.open_flags & O_ACCMODE) != O_RDONLY) {
+    t.reply_error(ctx, EISDIR);
+    return;
+  }
+  if (!r->is_dir() && (req.open_flags & O_TRUNC) != 0 && (req.open_flags & O_ACCMODE) != O_RDONLY &&
+      r->size != 0) {
+    reply_attr(t, ctx, meta.truncate(req.path, 0));
+    return;
+  }
+  reply_attr(t, ctx, r);
+}
+
+void handle_readdir(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  auto page = t.server().meta().readdir(req.path, req.cookie, req.max_entries, wire::kMaxReaddirBytes);
+  if (!page) {
+    t.reply_error(ctx, page.status().err());
+    return;
+  }
+  ctx->buf.clear();
+  for (const auto& e : page->entries)
+    wire::append_dirent(ctx->buf, e.name, e.is_dir ? wire::FileType::kDirectory : wire::FileType::kRegular);
+  wire::Reply rep;
+  rep.cookie = page->next_cookie;
+  rep.count = page->entries.size();
+  rep.eof = page->eof ? 1 : 0;
+  t.reply(ctx, rep, ctx->buf.data(), ctx->buf.size());
+}
+
+void handle_rename(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore& meta = t.server().meta();
+  wire::Reply rep;
+  if ((req.flags & wire::kFlagRenameDetach) != 0) {
+    auto r = meta.detach(req.path);
+    if (!r) {
+      t.reply_error(ctx, r.status().err());
+      return;
+    }
+    rep.attr = to_attr(*r);
+    t.reply(ctx, rep);
+    return;
+  }
+  Result<storage::RenameResult> r = (req.flags & wire::kFlagRenameAttach) != 0
+                                        ? meta.attach(req.path2, from_attr(req.attr))
+                                        : meta.rename(req.path, req.path2);
+  if (!r) {
+    t.reply_error(ctx, r.status().err());
+    return;
+  }
+  rep.attr = to_attr(r->moved);
+  if (r->replaced) rep.attr2 = to_attr(*r->replaced);
+  t.reply(ctx, rep);
+}
+
+void handle_set_size(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  auto r = t.server().meta().extend_size(req.path, req.ino, req.length);
+  if (!r) {
+    t.reply_error(ctx, r.status().err());
+    return;
+  }
+  wire::Reply rep;
+  rep.length = r->size;
+  t.reply(ctx, rep);
+}
+
+void handle_statfs(ProgressThread& t, OpCtx* ctx) {
+  ServerImpl& s = t.server();
+  const auto ms = s.meta().stats();
+  wire::Reply rep;
+  rep.capacity = s.capacity();
+  rep.used = s.chunks().bytes_used();
+  rep.files = ms.files + ms.dirs;
+  t.reply(ctx, rep);
+}
+
+// ---- chunk I/O ----
+
+// A chunk request must come to the chunk's holder and stay inside the chunk.
+Status check_chunk(ServerImpl& s, const wire::Request& req) {
+  if (storage::chunk_holder(req.ino, req.index, s.server_count()) != s.node())
+    return Status(EINVAL, "chunk sent to the wrong server");
+  if (req.offset > s.chunk_size() || req.length > s.chunk_size() - req.offset)
+    return Status(EINVAL, "range outside the chunk");
+  return Status();
+}
+
+void write_recv_done(void* request, ucs_status_t status, size_t length, void* user_data) {
+  auto* ctx = static_cast<OpCtx*>(user_data);
+  ProgressThread& t = *ctx->thread;
+  if (request != nullptr) ucp_request_free(request);
+  if (status == UCS_OK && length == ctx->write.length()) ctx->write.commit();
+  ctx->write.reset();
+  if (t.conn_of(ctx) == nullptr) {  // client gone meanwhile
+    t.release_ctx(ctx);
+    return;
+  }
+  if (status != UCS_OK) {
+    t.reply_error(ctx, net::ucs_to_errno(status));
+    return;
+  }
+  wire::Reply rep;
+  rep.length = length;
+  t.reply(ctx, rep);
+}
+
+ucs_status_t handle_write_chunk(ProgressThread& t, OpCtx* ctx, const wire::Request& req,
+                                const RequestData& d) {
+  ServerImpl& s = t.server();
+  t.mutable_stats().ops[static_cast<size_t>(wire::Op::kWriteChunk)].bytes_in += req.length;
+  if (auto st = check_chunk(s, req); !st) {
+    t.reply_error(ctx, st.err());
+    return UCS_OK;
+  }
+  const ChunkKey key{req.ino, req.index};
+  wire::Reply rep;
+  rep.length = req.length;
+  if (!d.rndv) {
+    // Eager: UCX already holds the bytes; one copy into the chunk.
+    ++t.mutable_stats().writes_eager;
+    t.mutable_stats().bytes_copied += req.length;
+    Status st = s.chunks().write(key, req.offset, d.data, req.length);
+    if (!st) {
+      t.reply_error(ctx, st.err());
+    } else {
+      t.reply(ctx, rep);
+    }
+    return UCS_OK;
+  }
+  auto lease = s.chunks().begin_write(key, req.offset, req.length);
+  if (!lease) {
+    // The data stays with the sender; UCX drops the descriptor we decline.
+    t.reply_error(ctx, lease.status().err());
+    return UCS_OK;
+  }
+  ++t.mutable_stats().writes_rndv;
+  ctx->write = std::move(*lease);
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.recv_am = &write_recv_done;
+  p.user_data = ctx;
+  ucs_status_ptr_t r = ucp_am_recv_data_nbx(t.worker().get(), d.data, ctx->write.data(), req.length, &p);
+  if (r == nullptr) {
+    write_recv_done(nullptr, UCS_OK, req.length, ctx);
+  } else if (UCS_PTR_IS_ERR(r)) {
+    write_recv_done(nullptr, UCS_PTR_STATUS(r), 0, ctx);
+  }
+  return UCS_INPROGRESS;
+}
+
+void handle_read_chunk(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  ServerImpl& s = t.server();
+  if (auto st = check_chunk(s, req); !st) {
+    t.reply_error(ctx, st.err());
+    return;
+  }
+  auto lease = s.chunks().begin_read(ChunkKey{req.ino, req.index}, req.offset, req.length);
+  if (!lease) {
+    t.reply_error(ctx, lease.status().err());
+    return;
+  }
+  // The reply is sent from the chunk buffer; the lease (in ctx) keeps it in
+  // place until the send completes and ctx is recycled.
+  ctx->read = std::move(*lease);
+  wire::Reply rep;
+  rep.length = ctx->read.length();
+  if (rep.length != 0) ++t.mutable_stats().reads_zero_copy;
+  t.reply(ctx, rep, ctx->read.data(), ctx->read.length());
+}
+
+void handle_remove_chunks(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
+  const auto r = t.server().chunks().remove(req.ino, req.length);
+  wire::Reply rep;
+  rep.count = r.chunks;
+  rep.length = r.bytes;
+  t.reply(ctx, rep);
+}
+
+}  // namespace
+
+ucs_status_t handle_fs_request(ProgressThread& t, OpCtx* ctx, const wire::Request& req,
+                               const RequestData& data) {
+  storage::MetadataStore& meta = t.server().meta();
+  switch (req.op) {
+    case wire::Op::kCreate:
+      handle_create(t, ctx, req);
+      break;
+    case wire::Op::kOpen:
+      handle_open(t, ctx, req);
+      break;
+    case wire::Op::kStat:
+      reply_attr(t, ctx, meta.lookup(req.path));
+      break;
+    case wire::Op::kUnlink:
+      reply_attr(t, ctx, meta.unlink(req.path));
+      break;
+    case wire::Op::kMkdir:
+      reply_status(t, ctx, meta.mkdir(req.path, req.mode & 07777));
+      break;
+    case wire::Op::kRmdir:
+      reply_status(
+          t, ctx,
+          (req.flags & wire::kFlagCheckOnly) != 0 ? meta.rmdir_check(req.path) : meta.rmdir(req.path));
+      break;
+    case wire::Op::kReaddir:
+      handle_readdir(t, ctx, req);
+      break;
+    case wire::Op::kRename:
+      handle_rename(t, ctx, req);
+      break;
+    case wire::Op::kTruncate:
+      reply_attr(t, ctx, meta.truncate(req.path, req.length));
+      break;
+    case wire::Op::kSetSize:
+      handle_set_size(t, ctx, req);
+      break;
+    case wire::Op::kWriteChunk:
+      return handle_write_chunk(t, ctx, req, data);
+    case wire::Op::kReadChunk:
+      handle_read_chunk(t, ctx, req);
+      break;
+    case wire::Op::kRemoveChunks:
+      handle_remove_chunks(t, ctx, req);
+      break;
+    case wire::Op::kStatfs:
+      handle_statfs(t, ctx);
+      break;
+    default:
+      t.reply_error(ctx, ENOSYS);
+      break;
+  }
+  return UCS_OK;
+}
+
+}  // namespace benchfs::server

@@ -1,0 +1,100 @@
+// Integration test of benchfs_bench io / md: a real benchfsd_mt job with two
+// servers, the benchmark under mpirun with two ranks, its JSON lines checked.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "harness.hpp"
+
+using benchfs::test::JobOptions;
+using benchfs::test::ServerJob;
+using benchfs::test::TempDir;
+
+namespace {
+
+// The JSON objects among the lines of `out`, by their "phase".
+std::map<std::string, nlohmann::json> phases(const std::string& out) {
+  std::map<std::string, nlohmann::json> by_phase;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] != '{') continue;
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("phase")) by_phase[j["phase"].get<std::string>()] = j;
+  }
+  return by_phase;
+}
+
+std::vector<std::string> bench(const std::string& registry, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {
+      "mpirun", "-np", "2", "--bind-to", "none", "--oversubscribe", benchfs::test::bench_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--registry", registry, "--json"});
+  return argv;
+}
+
+}  // namespace
+
+TEST(BenchIo, IoAndMdUnderMpirunReportEveryPhaseWithoutErrors) {
+  TempDir dir("benchfs-bench-io");
+  JobOptions opts;
+  opts.ranks = 2;
+  opts.threads = 1;
+  ServerJob job(dir.path(), opts);
+  const auto ready = job.wait_ready(60000);
+  ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+
+  constexpr uint64_t kRanks = 2, kTransfer = 64 << 10, kBlock = 256 << 10, kSegments = 2;
+  for (const bool fpp : {true, false}) {
+    SCOPED_TRACE(fpp ? "file per process" : "shared file");
+    std::vector<std::string> args = {"io", "-t", "64k",     "-b",     "256k",
+                                     "-s", "2",  "--write", "--read", "--verify"};
+    if (fpp) args.push_back("-F");
+    std::string out;
+    const int rc = benchfs::test::run_command(bench(job.registry(), args), 120000, &out);
+    ASSERT_EQ(rc, 0) << out;
+    const auto by_phase = phases(out);
+    for (const char* phase : {"write", "read"}) {
+      SCOPED_TRACE(phase);
+      const auto it = by_phase.find(phase);
+      ASSERT_NE(it, by_phase.end()) << out;
+      const auto& j = it->second;
+      EXPECT_EQ(j["mode"], fpp ? "fpp" : "shared");
+      EXPECT_EQ(j["bytes"].get<uint64_t>(), kRanks * kBlock * kSegments) << out;
+      EXPECT_EQ(j["ops"].get<uint64_t>(), kRanks * kSegments * (kBlock / kTransfer)) << out;
+      EXPECT_EQ(j["errors"].get<uint64_t>(), 0u) << out;
+      EXPECT_GT(j["seconds"].get<double>(), 0.0);
+      EXPECT_GT(j["mib_per_s"].get<double>(), 0.0);
+      EXPECT_GT(j["ops_per_s"].get<double>(), 0.0);
+    }
+  }
+
+  std::string out;
+  const int rc = benchfs::test::run_command(bench(job.registry(), {"md", "-n", "50"}), 120000, &out);
+  ASSERT_EQ(rc, 0) << out;
+  const auto by_phase = phases(out);
+  for (const char* phase : {"create", "stat", "read", "unlink"}) {
+    SCOPED_TRACE(phase);
+    const auto it = by_phase.find(phase);
+    ASSERT_NE(it, by_phase.end()) << out;
+    // 50 files per rank in its own directory and 50 in the shared one.
+    EXPECT_EQ(it->second["ops"].get<uint64_t>(), kRanks * 50 * 2) << out;
+    EXPECT_EQ(it->second["errors"].get<uint64_t>(), 0u) << out;
+    EXPECT_GT(it->second["ops_per_s"].get<double>(), 0.0);
+  }
+  const auto rd = by_phase.find("readdir");
+  ASSERT_NE(rd, by_phase.end()) << out;
+  EXPECT_EQ(rd->second["ops"].get<uint64_t>(), kRanks + 1);  // each rank's directory, and the shared one
+  EXPECT_EQ(rd->second["entries"].get<uint64_t>(), kRanks * 50 * 2);
+  EXPECT_EQ(rd->second["errors"].get<uint64_t>(), 0u);
+
+  // The io and md runs removed what they made: md again finds no leftovers
+  // (it creates with O_EXCL), and the servers shut down cleanly.
+  ASSERT_EQ(benchfs::test::run_command(bench(job.registry(), {"md", "-n", "5"}), 120000, &out), 0) << out;
+  EXPECT_EQ(job.terminate(20000), 0) << job.log();
+}

@@ -1,0 +1,841 @@
+// IOR- and mdtest-like access patterns through the C API against real
+// benchfsd_mt servers (2 ranks, chunk 64 KiB): file per process and shared
+// file with transfers not aligned to the chunk size, sparse files beyond
+// 4 GiB, many small files in private and shared directories. Every byte is
+// verified, and the servers' store must be empty once everything is removed.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <barrier>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchfs/benchfs.h"
+#include "harness.hpp"
+
+using benchfs::Status;
+using benchfs::test::JobOptions;
+using benchfs::test::ServerJob;
+using benchfs::test::TempDir;
+
+namespace {
+
+constexpr uint64_t kChunk = 64 * 1024;
+constexpr uint64_t kGiB = 1ull << 30;
+
+std::string errname(int e) {
+  const char* n = strerrorname_np(e);
+  return (n != nullptr ? std::string(n) : "errno " + std::to_string(e)) + " (" + std::strerror(e) + ")";
+}
+
+// errno and benchfs_last_error() of the call that just failed.
+std::string why() { return errname(errno) + ": " + benchfs_last_error(); }
+
+uint8_t pattern_byte(uint64_t seed, uint64_t off) {
+  uint64_t x = off + seed * 0x9E3779B97F4A7C15ull;
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 29;
+  return static_cast<uint8_t>(x >> 24);
+}
+
+void fill_pattern(uint8_t* p, size_t n, uint64_t seed, uint64_t off) {
+  for (size_t i = 0; i < n; ++i) p[i] = pattern_byte(seed, off + i);
+}
+
+// "" if p[0, n) holds the pattern of `seed` at file offset `off`, else where not.
+std::string check_pattern(const uint8_t* p, size_t n, uint64_t seed, uint64_t off) {
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != pattern_byte(seed, off + i)) {
+      return "byte at file offset " + std::to_string(off + i) + " is " + std::to_string(p[i]) +
+             ", expected " + std::to_string(pattern_byte(seed, off + i));
+    }
+  }
+  return "";
+}
+
+std::string check_zeros(const uint8_t* p, size_t n, uint64_t off) {
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] != 0) {
+      return "hole byte at file offset " + std::to_string(off + i) + " is " + std::to_string(p[i]);
+    }
+  }
+  return "";
+}
+
+// First failure of several threads, reported once they are joined.
+class Failures {
+ public:
+  void add(const std::string& what) {
+    std::lock_guard lock(mu_);
+    if (list_.size() < 10) list_.push_back(what);
+    ++count_;
+  }
+  [[nodiscard]] int count() const {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+  [[nodiscard]] std::string text() const {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (const auto& s : list_) out += s + "\n";
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> list_;
+  int count_ = 0;
+};
+
+class FsPatterns : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (initialized_) {
+      benchfs_finalize();
+      initialized_ = false;
+    }
+    if (HasFailure() && job_) {
+      job_->kill_all();
+      std::printf("---- server log ----\n%s\n---- end of server log ----\n", job_->log().c_str());
+    }
+  }
+
+  // 2 servers, 1 progress thread each, chunk 64 KiB, a 256 MiB limit each
+  // (so that statfs reports exact capacity and use).
+  void start() {
+    JobOptions opts;
+    opts.ranks = 2;
+    opts.threads = 1;
+    opts.extra_args = {"--chunk-size", "64k", "--memory-limit", "256m"};
+    job_ = std::make_unique<ServerJob>(dir_.path(), opts);
+    const Status st = job_->wait_ready(60000);
+    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    registry_ = job_->registry();
+    benchfs_config cfg;
+    benchfs_config_init(&cfg);
+    cfg.registry = registry_.c_str();
+    cfg.prewarm = 1;
+    cfg.rpc_timeout_ms = 20000;
+    cfg.wait_ready_ms = 10000;
+    ASSERT_EQ(benchfs_init(&cfg), 0) << why();
+    initialized_ = true;
+    ASSERT_EQ(benchfs_chunk_size(), static_cast<long long>(kChunk)) << why();
+    struct statvfs vfs {};
+    ASSERT_EQ(benchfs_statfs("/", &vfs), 0) << why();
+    EXPECT_EQ(vfs.f_blocks * vfs.f_frsize, 512ull << 20);
+    EXPECT_EQ(vfs.f_bfree, vfs.f_blocks);
+  }
+
+  // Bytes in use over all servers, from statfs.
+  static uint64_t used_bytes() {
+    struct statvfs vfs {};
+    if (benchfs_statfs("/", &vfs) != 0) {
+      ADD_FAILURE() << "statfs: " << why();
+      return 0;
+    }
+    return (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+  }
+
+  // Stops the servers and checks that their stores hold nothing.
+  void expect_store_empty() {
+    ASSERT_TRUE(initialized_);
+    EXPECT_EQ(used_bytes(), 0u) << "statfs still counts data after everything was removed";
+    ASSERT_EQ(benchfs_finalize(), 0);
+    initialized_ = false;
+    ASSERT_EQ(job_->terminate(30000), 0) << job_->log();
+    for (int rank = 0; rank < 2; ++rank) {
+      SCOPED_TRACE("server rank " + std::to_string(rank));
+      const auto j = job_->stats(rank);
+      ASSERT_TRUE(j.is_object()) << "no stats file for rank " << rank;
+      ASSERT_TRUE(j.contains("store") && j["store"].is_object())
+          << "the stats JSON has no \"store\" object (bytes_used, chunks, files): " << j.dump();
+      const auto& store = j["store"];
+      std::printf("rank %d store at exit: %s\n", rank, store.dump().c_str());
+      for (const char* field : {"bytes_used", "chunks", "files"}) {
+        ASSERT_TRUE(store.contains(field) && store[field].is_number_unsigned())
+            << "stats \"store\" has no unsigned \"" << field << "\": " << store.dump();
+      }
+      EXPECT_EQ(store["bytes_used"].get<uint64_t>(), 0u) << store.dump();
+      EXPECT_EQ(store["chunks"].get<uint64_t>(), 0u) << store.dump();
+      EXPECT_EQ(store["files"].get<uint64_t>(), 0u) << "every file was unlinked: " << store.dump();
+    }
+  }
+
+  TempDir dir_{"benchfs-fspat"};
+  std::unique_ptr<ServerJob> job_;
+  std::string registry_;
+  bool initialized_ = false;
+};
+
+constexpr int kTasks = 4;
+constexpr size_t kXfer = 100000;  // not a multiple of the 64 KiB chunk
+constexpr int kSegments = 2;
+
+// Writes [off, off + len) of the pattern `seed` through fd in kXfer
+// transfers: pwrite, or write at the file position when `sequential`.
+std::string write_range(int fd, uint64_t seed, uint64_t off, uint64_t len, bool sequential) {
+  std::vector<uint8_t> buf(kXfer);
+  if (sequential && benchfs_lseek(fd, static_cast<off_t>(off), SEEK_SET) != static_cast<off_t>(off)) {
+    return "lseek to " + std::to_string(off) + ": " + why();
+  }
+  for (uint64_t done = 0; done < len; done += kXfer) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kXfer, len - done));
+    fill_pattern(buf.data(), n, seed, off + done);
+    const ssize_t w = sequential ? benchfs_write(fd, buf.data(), n)
+                                 : benchfs_pwrite(fd, buf.data(), n, static_cast<off_t>(off + done));
+    if (w != static_cast<ssize_t>(n)) {
+      return "write of " + std::to_string(n) + " at " + std::to_string(off + done) + " returned " +
+             std::to_string(w) + ": " + why();
+    }
+  }
+  return "";
+}
+
+// Reads [off, off + len) back in kXfer transfers and checks the pattern.
+std::string verify_range(int fd, uint64_t seed, uint64_t off, uint64_t len, bool sequential) {
+  std::vector<uint8_t> buf(kXfer);
+  if (sequential && benchfs_lseek(fd, static_cast<off_t>(off), SEEK_SET) != static_cast<off_t>(off)) {
+    return "lseek to " + std::to_string(off) + ": " + why();
+  }
+  for (uint64_t done = 0; done < len; done += kXfer) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(kXfer, len - done));
+    std::memset(buf.data(), 0xEE, n);
+    const ssize_t r = sequential ? benchfs_read(fd, buf.data(), n)
+                                 : benchfs_pread(fd, buf.data(), n, static_cast<off_t>(off + done));
+    if (r != static_cast<ssize_t>(n)) {
+      return "read of " + std::to_string(n) + " at " + std::to_string(off + done) + " returned " +
+             std::to_string(r) + ": " + why();
+    }
+    if (auto bad = check_pattern(buf.data(), n, seed, off + done); !bad.empty()) return bad;
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST_F(FsPatterns, IorFilePerProcessUnalignedTransfers) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(benchfs_mkdir("/fpp", 0755), 0) << why();
+  constexpr uint64_t kBlock = 32 * kXfer;  // 3.2 MB
+  constexpr uint64_t kFileSize = kSegments * kBlock;
+  Failures failures;
+  std::barrier sync(kTasks);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kTasks; ++t) {
+    threads.emplace_back([&, t] {
+      const bool seq = t % 2 == 1;  // odd tasks use write/read at the file position
+      auto fail = [&](const std::string& what) { failures.add("task " + std::to_string(t) + ": " + what); };
+      const std::string path = "/fpp/file." + std::to_string(t);
+      do {
+        const int fd = benchfs_open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+        if (fd < 0) {
+          fail("create " + path + ": " + why());
+          break;
+        }
+        for (int s = 0; s < kSegments; ++s) {
+          if (auto e = write_range(fd, 100 + t, s * kBlock, kBlock, seq); !e.empty()) {
+            fail(path + ": " + e);
+            break;
+          }
+        }
+        struct stat st {};
+        if (benchfs_fsync(fd) != 0) fail("fsync: " + why());
+        if (benchfs_fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != kFileSize) {
+          fail("fstat after writing: size " + std::to_string(st.st_size) + " " + why());
+        }
+        if (benchfs_close(fd) != 0) fail("close: " + why());
+      } while (false);
+      sync.arrive_and_wait();
+      // Read the next task's file (IOR -C), and our own sequentially.
+      const int other = (t + 1) % kTasks;
+      const std::string opath = "/fpp/file." + std::to_string(other);
+      struct stat st {};
+      if (benchfs_stat(opath.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) != kFileSize) {
+        fail("stat " + opath + ": size " + std::to_string(st.st_size) + " " + why());
+      }
+      const int fd = benchfs_open(opath.c_str(), O_RDONLY, 0);
+      if (fd < 0) {
+        fail("open " + opath + ": " + why());
+        return;
+      }
+      for (int s = 0; s < kSegments; ++s) {
+        if (auto e = verify_range(fd, 100 + other, s * kBlock, kBlock, seq); !e.empty()) {
+          fail(opath + ": " + e);
+          break;
+        }
+      }
+      // Past the end: nothing.
+      uint8_t byte = 0;
+      const ssize_t r = benchfs_pread(fd, &byte, 1, static_cast<off_t>(kFileSize));
+      if (r != 0) fail("pread at EOF returned " + std::to_string(r));
+      if (benchfs_close(fd) != 0) fail("close: " + why());
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.count(), 0) << failures.text();
+  EXPECT_GE(used_bytes(), kTasks * kFileSize);
+  for (int t = 0; t < kTasks; ++t) {
+    const std::string path = "/fpp/file." + std::to_string(t);
+    EXPECT_EQ(benchfs_unlink(path.c_str()), 0) << path << ": " << why();
+  }
+  EXPECT_EQ(benchfs_rmdir("/fpp"), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
+TEST_F(FsPatterns, IorSharedFileSegmented) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  constexpr uint64_t kBlock = 16 * kXfer + 12345;  // 1.61 MB, unaligned blocks too
+  constexpr uint64_t kFileSize = kSegments * kTasks * kBlock;
+  constexpr uint64_t kSeed = 7;
+  const char* path = "/shared.ior";
+  Failures failures;
+  std::barrier sync(kTasks);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kTasks; ++t) {
+    threads.emplace_back([&, t] {
+      auto fail = [&](const std::string& what) { failures.add("task " + std::to_string(t) + ": " + what); };
+      // Every task opens with O_CREAT at once: one file for all.
+      const int fd = benchfs_open(path, O_RDWR | O_CREAT, 0644);
+      if (fd < 0) fail(std::string("open ") + path + ": " + why());
+      if (fd >= 0) {
+        for (int s = 0; s < kSegments; ++s) {
+          const uint64_t off = (static_cast<uint64_t>(s) * kTasks + static_cast<uint64_t>(t)) * kBlock;
+          if (auto e = write_range(fd, kSeed, off, kBlock, t % 2 == 1); !e.empty()) {
+            fail(e);
+            break;
+          }
+          // This descriptor sees its own writes before any push.
+          if (auto e = verify_range(fd, kSeed, off, kBlock, false); !e.empty())
+            fail("read-your-writes: " + e);
+        }
+        if (benchfs_close(fd) != 0) fail("close: " + why());
+      }
+      sync.arrive_and_wait();
+      // All sizes pushed: everyone sees the whole file.
+      struct stat st {};
+      if (benchfs_stat(path, &st) != 0 || static_cast<uint64_t>(st.st_size) != kFileSize) {
+        fail("stat: size " + std::to_string(st.st_size) + ", expected " + std::to_string(kFileSize) + " " +
+             why());
+      }
+      // Read the blocks the next task wrote.
+      const int other = (t + 1) % kTasks;
+      const int rd = benchfs_open(path, O_RDONLY, 0);
+      if (rd < 0) {
+        fail("open for reading: " + why());
+        return;
+      }
+      for (int s = 0; s < kSegments; ++s) {
+        const uint64_t off = (static_cast<uint64_t>(s) * kTasks + static_cast<uint64_t>(other)) * kBlock;
+        if (auto e = verify_range(rd, kSeed, off, kBlock, t % 2 == 0); !e.empty()) fail(e);
+      }
+      if (benchfs_lseek(rd, 0, SEEK_END) != static_cast<off_t>(kFileSize)) fail("SEEK_END: " + why());
+      if (benchfs_close(rd) != 0) fail("close: " + why());
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.count(), 0) << failures.text();
+  // The whole file, in 1 MiB reads not aligned to transfers or chunks.
+  const int fd = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(fd, 0) << why();
+  std::vector<uint8_t> buf(1 << 20);
+  uint64_t off = 0;
+  for (;;) {
+    const ssize_t r = benchfs_pread(fd, buf.data(), buf.size(), static_cast<off_t>(off));
+    ASSERT_GE(r, 0) << "at " << off << ": " << why();
+    if (r == 0) break;
+    ASSERT_EQ(check_pattern(buf.data(), static_cast<size_t>(r), kSeed, off), "");
+    off += static_cast<uint64_t>(r);
+    ASSERT_LE(off, kFileSize);
+  }
+  EXPECT_EQ(off, kFileSize);
+  EXPECT_EQ(benchfs_close(fd), 0) << why();
+  EXPECT_GE(used_bytes(), kFileSize);
+  EXPECT_EQ(benchfs_unlink(path), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
+TEST_F(FsPatterns, SparseFilesBeyond4GiB) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  struct Extent {
+    uint64_t off;
+    uint64_t len;
+  };
+  // Crossing 2^32 exactly, past it at an odd offset, far out at 1 TiB.
+  const std::vector<Extent> extents = {{4 * kGiB - 50000, 100000},
+                                       {4 * kGiB + 212345, 200000},
+                                       {5 * kGiB + 7, 65536},
+                                       {(1ull << 40) + 12345, 150000}};
+  const uint64_t size = extents.back().off + extents.back().len;
+  constexpr uint64_t kSeed = 3;
+  const char* path = "/sparse";
+  int fd = benchfs_open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(fd, 0) << why();
+  std::vector<uint8_t> buf(300000);
+  for (const auto& e : extents) {
+    fill_pattern(buf.data(), e.len, kSeed, e.off);
+    ASSERT_EQ(benchfs_pwrite(fd, buf.data(), e.len, static_cast<off_t>(e.off)), static_cast<ssize_t>(e.len))
+        << "at " << e.off << ": " << why();
+  }
+  struct stat st {};
+  ASSERT_EQ(benchfs_fstat(fd, &st), 0) << why();
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+  ASSERT_EQ(benchfs_close(fd), 0) << why();
+  ASSERT_EQ(benchfs_stat(path, &st), 0) << why();
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), size);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  // Sparse: the servers hold the written chunks, not terabytes.
+  EXPECT_LT(used_bytes(), 16ull << 20);
+
+  fd = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(fd, 0) << why();
+  auto read_at = [&](uint64_t off, size_t len) {
+    std::memset(buf.data(), 0xEE, len);
+    return benchfs_pread(fd, buf.data(), len, static_cast<off_t>(off));
+  };
+  // The written extents.
+  for (const auto& e : extents) {
+    ASSERT_EQ(read_at(e.off, e.len), static_cast<ssize_t>(e.len)) << "at " << e.off << ": " << why();
+    EXPECT_EQ(check_pattern(buf.data(), e.len, kSeed, e.off), "");
+  }
+  // Holes: the start, below 4 GiB, between the extents, next to 1 TiB.
+  const std::vector<Extent> holes = {{0, 300000},
+                                     {kGiB + 5, 300000},
+                                     {4 * kGiB - 400000, 300000},
+                                     {4 * kGiB + 50000, 162345},
+                                     {4 * kGiB + 412345, 300000},
+                                     {5 * kGiB + 65543, 300000},
+                                     {(1ull << 40) + 12345 - 300000, 300000}};
+  for (const auto& h : holes) {
+    ASSERT_EQ(read_at(h.off, h.len), static_cast<ssize_t>(h.len)) << "hole at " << h.off << ": " << why();
+    EXPECT_EQ(check_zeros(buf.data(), h.len, h.off), "");
+  }
+  // Reads straddling hole and data.
+  {
+    const uint64_t off = 4 * kGiB + 212345 - 1000;
+    ASSERT_EQ(read_at(off, 3000), 3000) << why();
+    EXPECT_EQ(check_zeros(buf.data(), 1000, off), "");
+    EXPECT_EQ(check_pattern(buf.data() + 1000, 2000, kSeed, off + 1000), "");
+  }
+  // End of file.
+  EXPECT_EQ(read_at(size - 10, 1000), 10) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 10, kSeed, size - 10), "");
+  EXPECT_EQ(read_at(size, 1000), 0) << why();
+  EXPECT_EQ(read_at(size + 8 * kGiB, 1000), 0) << why();
+  EXPECT_EQ(benchfs_lseek(fd, 0, SEEK_END), static_cast<off_t>(size)) << why();
+  EXPECT_EQ(benchfs_close(fd), 0) << why();
+
+  // Shrink into the second extent, then grow again: what was cut reads as zeros.
+  const uint64_t cut = 4 * kGiB + 212345 + 20000;
+  ASSERT_EQ(benchfs_truncate(path, static_cast<off_t>(cut)), 0) << why();
+  ASSERT_EQ(benchfs_stat(path, &st), 0) << why();
+  EXPECT_EQ(static_cast<uint64_t>(st.st_size), cut);
+  fd = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(fd, 0) << why();
+  EXPECT_EQ(read_at(4 * kGiB + 212345, 200000), 20000) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 20000, kSeed, 4 * kGiB + 212345), "");
+  EXPECT_EQ(benchfs_close(fd), 0) << why();
+  ASSERT_EQ(benchfs_truncate(path, static_cast<off_t>(6 * kGiB)), 0) << why();
+  fd = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(fd, 0) << why();
+  ASSERT_EQ(read_at(4 * kGiB + 212345, 200000), 200000) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 20000, kSeed, 4 * kGiB + 212345), "");
+  EXPECT_EQ(check_zeros(buf.data() + 20000, 180000, cut), "");
+  ASSERT_EQ(read_at(5 * kGiB, 100000), 100000) << why();
+  EXPECT_EQ(check_zeros(buf.data(), 100000, 5 * kGiB), "") << "the extent at 5 GiB was cut off";
+  ASSERT_EQ(read_at(4 * kGiB - 50000, 100000), 100000) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 100000, kSeed, 4 * kGiB - 50000), "");
+  EXPECT_EQ(read_at(6 * kGiB, 10), 0) << why();
+  EXPECT_EQ(benchfs_close(fd), 0) << why();
+
+  // Four threads, one sparse file each beyond 4 GiB.
+  Failures failures;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kTasks; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string p = "/sparse." + std::to_string(t);
+      const uint64_t off = 4 * kGiB * static_cast<uint64_t>(t + 1) + static_cast<uint64_t>(t) * 7777 + 1;
+      const int w = benchfs_open(p.c_str(), O_WRONLY | O_CREAT, 0644);
+      if (w < 0) {
+        failures.add(p + ": create: " + why());
+        return;
+      }
+      if (auto e = write_range(w, 50 + t, off, 3 * kXfer + 1, false); !e.empty()) failures.add(p + ": " + e);
+      if (benchfs_close(w) != 0) failures.add(p + ": close: " + why());
+      struct stat s {};
+      if (benchfs_stat(p.c_str(), &s) != 0 || static_cast<uint64_t>(s.st_size) != off + 3 * kXfer + 1) {
+        failures.add(p + ": size " + std::to_string(s.st_size) + " " + why());
+      }
+      const int r = benchfs_open(p.c_str(), O_RDONLY, 0);
+      if (r < 0) {
+        failures.add(p + ": open: " + why());
+        return;
+      }
+      if (auto e = verify_range(r, 50 + t, off, 3 * kXfer + 1, false); !e.empty()) failures.add(p + ": " + e);
+      std::vector<uint8_t> hole(kXfer, 0xEE);
+      if (benchfs_pread(r, hole.data(), kXfer, static_cast<off_t>(off - kXfer)) !=
+          static_cast<ssize_t>(kXfer)) {
+        failures.add(p + ": hole read: " + why());
+      } else if (auto e = check_zeros(hole.data(), kXfer, off - kXfer); !e.empty()) {
+        failures.add(p + ": " + e);
+      }
+      benchfs_close(r);
+      if (benchfs_unlink(p.c_str()) != 0) failures.add(p + ": unlink: " + why());
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.count(), 0) << failures.text();
+  EXPECT_EQ(benchfs_truncate(path, 0), 0) << why();
+  EXPECT_EQ(benchfs_unlink(path), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
+TEST_F(FsPatterns, MdtestPrivateAndSharedDirectories) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  constexpr int kClients = 2;
+  constexpr int kFiles = 1000;
+  constexpr size_t kFileBytes = 3000;  // mdtest -w 3000 -e 3000
+  constexpr int kDirs = 100;
+  ASSERT_EQ(benchfs_mkdir("/md", 0755), 0) << why();
+  ASSERT_EQ(benchfs_mkdir("/md/shared", 0755), 0) << why();
+  Failures failures;
+  std::barrier sync(kClients);
+
+  // Names and types listed in `dir`, or a failure.
+  auto list = [](const std::string& dir, std::map<std::string, unsigned char>* out, std::string* err) {
+    struct Ctx {
+      std::map<std::string, unsigned char>* out;
+      int calls = 0;
+    } ctx{out, 0};
+    const int n = benchfs_readdir(
+        dir.c_str(),
+        [](void* arg, const char* name, unsigned char type) {
+          auto* c = static_cast<Ctx*>(arg);
+          (*c->out)[name] = type;
+          ++c->calls;
+          return 0;
+        },
+        &ctx);
+    if (n < 0) {
+      *err = "readdir " + dir + ": " + why();
+    } else if (n != ctx.calls || static_cast<size_t>(n) != out->size()) {
+      *err = "readdir " + dir + " returned " + std::to_string(n) + " after " + std::to_string(ctx.calls) +
+             " callbacks with " + std::to_string(out->size()) + " distinct names";
+    }
+  };
+  auto expect_listing = [&](const std::string& dir, const std::map<std::string, unsigned char>& want,
+                            const std::string& who) {
+    std::map<std::string, unsigned char> got;
+    std::string err;
+    list(dir, &got, &err);
+    if (!err.empty()) {
+      failures.add(who + ": " + err);
+    } else if (got != want) {
+      std::string diff;
+      int shown = 0;
+      for (const auto& [name, type] : want) {
+        if (!got.count(name) && shown++ < 5) diff += " missing " + name;
+        if (got.count(name) && got.at(name) != type && shown++ < 5) diff += " wrong type " + name;
+      }
+      for (const auto& [name, type] : got) {
+        if (!want.count(name) && shown++ < 5) diff += " extra " + name;
+      }
+      failures.add(who + ": readdir " + dir + " gave " + std::to_string(got.size()) + " entries, expected " +
+                   std::to_string(want.size()) + ":" + diff);
+    }
+  };
+
+  std::vector<std::thread> threads;
+  for (int c = 0; c < kClients; ++c) {
+    threads.emplace_back([&, c] {
+      const std::string who = "client " + std::to_string(c);
+      auto fail = [&](const std::string& what) { failures.add(who + ": " + what); };
+      // After a failure the clients skip their work but still meet at the barriers.
+      auto broken = [&] { return failures.count() > 0; };
+      const std::string priv = "/md/p." + std::to_string(c);
+      if (benchfs_mkdir(priv.c_str(), 0755) != 0) fail("mkdir " + priv + ": " + why());
+      std::vector<uint8_t> data(kFileBytes);
+      std::vector<uint8_t> back(kFileBytes);
+      for (const std::string& dir : {priv, std::string("/md/shared")}) {
+        std::vector<std::string> names;
+        for (int i = 0; i < kFiles; ++i) names.push_back("f." + std::to_string(c) + "." + std::to_string(i));
+        // Create (exclusive) and write.
+        for (int i = 0; i < kFiles && !broken(); ++i) {
+          const std::string p = dir + "/" + names[i];
+          const int fd = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+          if (fd < 0) {
+            fail("create " + p + ": " + why());
+            break;
+          }
+          fill_pattern(data.data(), kFileBytes, static_cast<uint64_t>(c * kFiles + i), 0);
+          if (benchfs_pwrite(fd, data.data(), kFileBytes, 0) != static_cast<ssize_t>(kFileBytes)) {
+            fail("write " + p + ": " + why());
+          }
+          if (benchfs_close(fd) != 0) fail("close " + p + ": " + why());
+        }
+        // Stat.
+        for (int i = 0; i < kFiles && !broken(); ++i) {
+          const std::string p = dir + "/" + names[i];
+          struct stat st {};
+          if (benchfs_stat(p.c_str(), &st) != 0) {
+            fail("stat " + p + ": " + why());
+          } else if (!S_ISREG(st.st_mode) || static_cast<size_t>(st.st_size) != kFileBytes) {
+            fail("stat " + p + ": mode " + std::to_string(st.st_mode) + " size " +
+                 std::to_string(st.st_size));
+          }
+        }
+        // Listing: exactly the names created (in the shared directory, by both clients).
+        sync.arrive_and_wait();
+        std::map<std::string, unsigned char> want;
+        for (int k = 0; k < kClients; ++k) {
+          if (dir == priv && k != c) continue;
+          for (int i = 0; i < kFiles; ++i) want["f." + std::to_string(k) + "." + std::to_string(i)] = DT_REG;
+        }
+        if (!broken()) expect_listing(dir, want, who);
+        // Read back.
+        for (int i = 0; i < kFiles && !broken(); ++i) {
+          const std::string p = dir + "/" + names[i];
+          const int fd = benchfs_open(p.c_str(), O_RDONLY, 0);
+          if (fd < 0) {
+            fail("open " + p + ": " + why());
+            continue;
+          }
+          const ssize_t r = benchfs_pread(fd, back.data(), kFileBytes + 100, 0);
+          if (r != static_cast<ssize_t>(kFileBytes)) {
+            fail("read " + p + " returned " + std::to_string(r) + ": " + why());
+          } else if (auto e =
+                         check_pattern(back.data(), kFileBytes, static_cast<uint64_t>(c * kFiles + i), 0);
+                     !e.empty()) {
+            fail(p + ": " + e);
+          }
+          benchfs_close(fd);
+        }
+        sync.arrive_and_wait();
+        // Remove.
+        for (int i = 0; i < kFiles && !broken(); ++i) {
+          const std::string p = dir + "/" + names[i];
+          if (benchfs_unlink(p.c_str()) != 0) fail("unlink " + p + ": " + why());
+          struct stat st {};
+          if (i % 100 == 0 && (benchfs_stat(p.c_str(), &st) != -1 || errno != ENOENT)) {
+            fail("stat after unlink of " + p + ": " + why());
+          }
+        }
+        sync.arrive_and_wait();
+        if (!broken()) expect_listing(dir, {}, who);
+      }
+      if (broken()) return;
+      // Directories: mkdir, stat, readdir, rmdir.
+      const std::string dirs = priv + "/dirs";
+      if (benchfs_mkdir(dirs.c_str(), 0755) != 0) fail("mkdir " + dirs + ": " + why());
+      std::map<std::string, unsigned char> want;
+      for (int i = 0; i < kDirs; ++i) {
+        const std::string p = dirs + "/d." + std::to_string(i);
+        if (benchfs_mkdir(p.c_str(), 0755) != 0) fail("mkdir " + p + ": " + why());
+        want["d." + std::to_string(i)] = DT_DIR;
+      }
+      for (int i = 0; i < kDirs; ++i) {
+        const std::string p = dirs + "/d." + std::to_string(i);
+        struct stat st {};
+        if (benchfs_stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) fail("stat " + p + ": " + why());
+      }
+      expect_listing(dirs, want, who);
+      for (int i = 0; i < kDirs; ++i) {
+        const std::string p = dirs + "/d." + std::to_string(i);
+        if (benchfs_rmdir(p.c_str()) != 0) fail("rmdir " + p + ": " + why());
+      }
+      if (benchfs_rmdir(dirs.c_str()) != 0) fail("rmdir " + dirs + ": " + why());
+      if (benchfs_rmdir(priv.c_str()) != 0) fail("rmdir " + priv + ": " + why());
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(failures.count(), 0) << failures.text();
+  EXPECT_EQ(benchfs_rmdir("/md/shared"), 0) << why();
+  EXPECT_EQ(benchfs_rmdir("/md"), 0) << why();
+  std::map<std::string, unsigned char> root;
+  std::string err;
+  list("/", &root, &err);
+  EXPECT_EQ(err, "");
+  EXPECT_TRUE(root.empty()) << root.size() << " entries left in /";
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
+// The consistency rules of benchfs.h: a writer's size reaches the metadata
+// server on fsync / close (never lowered by a smaller one), fstat includes
+// the descriptor's own writes, truncate sets the size exactly.
+TEST_F(FsPatterns, SizeVisibilityAcrossDescriptors) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  const char* path = "/sz";
+  std::vector<uint8_t> buf(10000);
+  struct stat st {};
+  auto size_of = [&](const char* p) {
+    st = {};
+    return benchfs_stat(p, &st) == 0 ? static_cast<long long>(st.st_size) : -1;
+  };
+  const int a = benchfs_open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(a, 0) << why();
+  fill_pattern(buf.data(), 1000, 1, 0);
+  ASSERT_EQ(benchfs_pwrite(a, buf.data(), 1000, 0), 1000) << why();
+  ASSERT_EQ(benchfs_fsync(a), 0) << why();
+  EXPECT_EQ(size_of(path), 1000) << "fsync pushes the size";
+  // A second writer extends the file: its own fstat sees it at once, others
+  // after its fsync.
+  const int b = benchfs_open(path, O_WRONLY, 0);
+  ASSERT_GE(b, 0) << why();
+  fill_pattern(buf.data(), 10, 1, 5000);
+  ASSERT_EQ(benchfs_pwrite(b, buf.data(), 10, 5000), 10) << why();
+  ASSERT_EQ(benchfs_fstat(b, &st), 0) << why();
+  EXPECT_EQ(st.st_size, 5010) << "fstat includes the descriptor's own writes";
+  ASSERT_EQ(benchfs_fsync(b), 0) << why();
+  EXPECT_EQ(size_of(path), 5010);
+  // The first writer's smaller size does not lower it.
+  fill_pattern(buf.data(), 10, 1, 100);
+  ASSERT_EQ(benchfs_pwrite(a, buf.data(), 10, 100), 10) << why();
+  ASSERT_EQ(benchfs_close(a), 0) << why();
+  EXPECT_EQ(size_of(path), 5010) << "max semantics";
+  ASSERT_EQ(benchfs_close(b), 0) << why();
+  EXPECT_EQ(size_of(path), 5010);
+  // Contents: [0, 1000) data, hole to 5000, 10 bytes.
+  int r = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(r, 0) << why();
+  std::memset(buf.data(), 0xEE, buf.size());
+  ASSERT_EQ(benchfs_pread(r, buf.data(), buf.size(), 0), 5010) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 1000, 1, 0), "");
+  EXPECT_EQ(check_zeros(buf.data() + 1000, 4000, 1000), "");
+  EXPECT_EQ(check_pattern(buf.data() + 5000, 10, 1, 5000), "");
+  // Sequential reads advance the position and stop at the end.
+  ASSERT_EQ(benchfs_lseek(r, 4990, SEEK_SET), 4990) << why();
+  EXPECT_EQ(benchfs_read(r, buf.data(), 15), 15) << why();
+  EXPECT_EQ(benchfs_read(r, buf.data(), 15), 5) << why();
+  EXPECT_EQ(benchfs_read(r, buf.data(), 15), 0) << why();
+  EXPECT_EQ(benchfs_lseek(r, 0, SEEK_CUR), 5010) << why();
+  EXPECT_EQ(benchfs_close(r), 0) << why();
+  // Truncate: exact, down and up; what was cut reads as zeros.
+  ASSERT_EQ(benchfs_truncate(path, 3000), 0) << why();
+  EXPECT_EQ(size_of(path), 3000);
+  ASSERT_EQ(benchfs_truncate(path, 8000), 0) << why();
+  EXPECT_EQ(size_of(path), 8000);
+  r = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(r, 0) << why();
+  std::memset(buf.data(), 0xEE, buf.size());
+  ASSERT_EQ(benchfs_pread(r, buf.data(), buf.size(), 0), 8000) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 1000, 1, 0), "");
+  EXPECT_EQ(check_zeros(buf.data() + 1000, 7000, 1000), "") << "the bytes at 5000 were cut";
+  EXPECT_EQ(benchfs_close(r), 0) << why();
+  // ftruncate through a writer; O_TRUNC; O_APPEND appends at the pushed size.
+  const int w = benchfs_open(path, O_WRONLY, 0);
+  ASSERT_GE(w, 0) << why();
+  ASSERT_EQ(benchfs_ftruncate(w, 50), 0) << why();
+  ASSERT_EQ(benchfs_fstat(w, &st), 0) << why();
+  EXPECT_EQ(st.st_size, 50);
+  ASSERT_EQ(benchfs_close(w), 0) << why();
+  EXPECT_EQ(size_of(path), 50);
+  const int ap = benchfs_open(path, O_WRONLY | O_APPEND, 0);
+  ASSERT_GE(ap, 0) << why();
+  fill_pattern(buf.data(), 30, 2, 50);
+  EXPECT_EQ(benchfs_write(ap, buf.data(), 30), 30) << why();
+  fill_pattern(buf.data(), 20, 2, 80);
+  EXPECT_EQ(benchfs_write(ap, buf.data(), 20), 20) << why();
+  ASSERT_EQ(benchfs_close(ap), 0) << why();
+  EXPECT_EQ(size_of(path), 100);
+  r = benchfs_open(path, O_RDONLY, 0);
+  ASSERT_GE(r, 0) << why();
+  ASSERT_EQ(benchfs_pread(r, buf.data(), 200, 0), 100) << why();
+  EXPECT_EQ(check_pattern(buf.data(), 50, 1, 0), "");
+  EXPECT_EQ(check_pattern(buf.data() + 50, 50, 2, 50), "");
+  EXPECT_EQ(benchfs_close(r), 0) << why();
+  const int t = benchfs_open(path, O_RDWR | O_TRUNC, 0);
+  ASSERT_GE(t, 0) << why();
+  ASSERT_EQ(benchfs_fstat(t, &st), 0) << why();
+  EXPECT_EQ(st.st_size, 0);
+  EXPECT_EQ(benchfs_pread(t, buf.data(), 10, 0), 0) << why();
+  ASSERT_EQ(benchfs_close(t), 0) << why();
+  EXPECT_EQ(size_of(path), 0);
+  EXPECT_EQ(benchfs_unlink(path), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
+// What stat and statfs report, and a listing stopped by its callback.
+TEST_F(FsPatterns, StatAttributesAndReaddirEarlyStop) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(benchfs_mkdir("/attr", 0750), 0) << why();
+  constexpr int kFiles = 12;
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string p = "/attr/f" + std::to_string(i);
+    const int fd = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, i % 2 == 0 ? 0640 : 0600);
+    ASSERT_GE(fd, 0) << p << ": " << why();
+    std::vector<uint8_t> data(static_cast<size_t>(i) * 10000);
+    fill_pattern(data.data(), data.size(), 9, 0);
+    ASSERT_EQ(benchfs_pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size())) << why();
+    ASSERT_EQ(benchfs_close(fd), 0) << why();
+  }
+  std::set<ino_t> inodes;
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string p = "/attr/f" + std::to_string(i);
+    struct stat st {};
+    ASSERT_EQ(benchfs_stat(p.c_str(), &st), 0) << p << ": " << why();
+    EXPECT_TRUE(S_ISREG(st.st_mode)) << p;
+    EXPECT_EQ(st.st_mode & 07777, i % 2 == 0 ? 0640u : 0600u) << p;
+    EXPECT_EQ(st.st_size, i * 10000) << p;
+    EXPECT_EQ(static_cast<uint64_t>(st.st_blksize), kChunk) << "st_blksize is the chunk size";
+    EXPECT_EQ(st.st_uid, getuid());
+    EXPECT_EQ(st.st_gid, getgid());
+    EXPECT_GE(st.st_nlink, 1u);
+    EXPECT_NE(st.st_ino, 0u);
+    inodes.insert(st.st_ino);
+  }
+  EXPECT_EQ(inodes.size(), static_cast<size_t>(kFiles)) << "inode numbers are unique";
+  struct stat st {};
+  ASSERT_EQ(benchfs_stat("/attr", &st), 0) << why();
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  // A renamed file keeps its inode and data.
+  struct stat before {};
+  ASSERT_EQ(benchfs_stat("/attr/f5", &before), 0) << why();
+  ASSERT_EQ(benchfs_rename("/attr/f5", "/attr/g5"), 0) << why();
+  ASSERT_EQ(benchfs_stat("/attr/g5", &st), 0) << why();
+  EXPECT_EQ(st.st_ino, before.st_ino);
+  EXPECT_EQ(st.st_size, before.st_size);
+  // statfs.
+  struct statvfs vfs {};
+  ASSERT_EQ(benchfs_statfs("/attr", &vfs), 0) << why();
+  EXPECT_EQ(vfs.f_bsize, 4096u);
+  EXPECT_EQ(vfs.f_frsize, 4096u);
+  EXPECT_EQ(vfs.f_namemax, 255u);
+  EXPECT_EQ(vfs.f_flag, 0u);
+  EXPECT_LE(vfs.f_bavail, vfs.f_bfree);
+  EXPECT_LE(vfs.f_bfree, vfs.f_blocks);
+  EXPECT_GE(vfs.f_files - vfs.f_ffree, static_cast<fsblkcnt_t>(kFiles + 1)) << "files and directories in use";
+  // A listing stopped after 3 entries by the callback.
+  struct Ctx {
+    int calls = 0;
+  } ctx;
+  const int n = benchfs_readdir(
+      "/attr",
+      [](void* arg, const char*, unsigned char) {
+        auto* c = static_cast<Ctx*>(arg);
+        return ++c->calls == 3 ? 1 : 0;
+      },
+      &ctx);
+  EXPECT_EQ(n, 3) << why();
+  EXPECT_EQ(ctx.calls, 3);
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string p = i == 5 ? "/attr/g5" : "/attr/f" + std::to_string(i);
+    EXPECT_EQ(benchfs_unlink(p.c_str()), 0) << p << ": " << why();
+  }
+  EXPECT_EQ(benchfs_rmdir("/attr"), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}

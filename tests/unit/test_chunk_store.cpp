@@ -1,0 +1,607 @@
+// Unit tests of storage/ ChunkStore: data integrity (patterns, holes, growth,
+// trimming), leases, memory accounting, and concurrent writers on one chunk.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "benchfs/storage/chunk_store.hpp"
+
+using namespace benchfs;
+using namespace benchfs::storage;
+
+namespace {
+
+constexpr uint64_t kCs = 1 << 20;
+
+// The byte a test writes at position `pos` of a chunk (never 0, so holes stand out).
+std::byte pat(uint64_t pos, uint64_t seed = 0) {
+  return static_cast<std::byte>(((pos * 131 + seed * 7) % 251) + 1);
+}
+
+std::vector<std::byte> pattern(uint64_t offset, uint64_t length, uint64_t seed = 0) {
+  std::vector<std::byte> v(length);
+  for (uint64_t i = 0; i < length; ++i) v[i] = pat(offset + i, seed);
+  return v;
+}
+
+// The readable bytes of [offset, offset + length).
+std::vector<std::byte> read_all(ChunkStore& s, ChunkKey k, uint64_t offset, uint64_t length) {
+  auto r = s.begin_read(k, offset, length);
+  EXPECT_TRUE(r.ok()) << r.status().to_string();
+  if (!r.ok()) return {};
+  return std::vector<std::byte>(r->data(), r->data() + r->length());
+}
+
+void write_pat(ChunkStore& s, ChunkKey k, uint64_t offset, uint64_t length, uint64_t seed = 0) {
+  auto v = pattern(offset, length, seed);
+  Status st = s.write(k, offset, v.data(), length);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+}
+
+// Counts positions of `got` (starting at chunk offset `base`) that differ from
+// the pattern within [pat_lo, pat_hi) and from zero outside it.
+size_t mismatches(const std::vector<std::byte>& got, uint64_t base, uint64_t pat_lo, uint64_t pat_hi,
+                  uint64_t seed = 0) {
+  size_t bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const uint64_t pos = base + i;
+    const std::byte want = (pos >= pat_lo && pos < pat_hi) ? pat(pos, seed) : std::byte{0};
+    if (got[i] != want) ++bad;
+  }
+  return bad;
+}
+
+}  // namespace
+
+TEST(ChunkStore, WriteThenReadPattern) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  write_pat(s, k, 0, 1000);
+  auto got = read_all(s, k, 0, 1000);
+  ASSERT_EQ(got.size(), 1000u);
+  EXPECT_EQ(mismatches(got, 0, 0, 1000), 0u);
+  // Reads clamp to the valid length, and past it there is nothing.
+  EXPECT_EQ(read_all(s, k, 500, 4096).size(), 500u);
+  EXPECT_EQ(read_all(s, k, 1000, 10).size(), 0u);
+  EXPECT_EQ(read_all(s, k, 5000, 10).size(), 0u);
+  EXPECT_EQ(read_all(s, k, 0, 0).size(), 0u);
+  // Overwrite the middle with another pattern.
+  write_pat(s, k, 200, 100, 9);
+  got = read_all(s, k, 0, 1000);
+  for (uint64_t i = 0; i < 1000; ++i) {
+    const std::byte want = (i >= 200 && i < 300) ? pat(i, 9) : pat(i);
+    ASSERT_EQ(got[i], want) << "at " << i;
+  }
+  // Different keys are different chunks.
+  EXPECT_EQ(read_all(s, ChunkKey{1, 1}, 0, 10).size(), 0u);
+  EXPECT_EQ(read_all(s, ChunkKey{2, 0}, 0, 10).size(), 0u);
+  EXPECT_EQ(s.stats().chunks, 1u);
+}
+
+TEST(ChunkStore, MissingChunkReadsEmpty) {
+  ChunkStore s(kCs, 0);
+  auto r = s.begin_read(ChunkKey{5, 3}, 0, 100);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->length(), 0u);
+  EXPECT_EQ(s.stats().chunks, 0u);
+  EXPECT_EQ(s.bytes_used(), 0u);
+}
+
+TEST(ChunkStore, HolesReadZero) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  write_pat(s, k, 100, 10);
+  write_pat(s, k, 5000, 20);
+  auto got = read_all(s, k, 0, kCs);
+  ASSERT_EQ(got.size(), 5020u);
+  size_t bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const bool written = (i >= 100 && i < 110) || i >= 5000;
+    if (got[i] != (written ? pat(i) : std::byte{0})) ++bad;
+  }
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(s.bytes_used(), kCs);  // first write not at 0: full chunk at once
+}
+
+TEST(ChunkStore, SmallBuffersGrowByDoublingAndKeepData) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{3, 0};
+  write_pat(s, k, 0, 100);
+  EXPECT_EQ(s.bytes_used(), 4096u);
+  write_pat(s, k, 4000, 1000);  // ends at 5000
+  EXPECT_EQ(s.bytes_used(), 8192u);
+  write_pat(s, k, 20000, 10);  // ends at 20010: 8 KiB -> 16 -> 32 KiB
+  EXPECT_EQ(s.bytes_used(), 32768u);
+  auto got = read_all(s, k, 0, kCs);
+  ASSERT_EQ(got.size(), 20010u);
+  size_t bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const bool written = i < 100 || (i >= 4000 && i < 5000) || i >= 20000;
+    if (got[i] != (written ? pat(i) : std::byte{0})) ++bad;
+  }
+  EXPECT_EQ(bad, 0u);
+  write_pat(s, k, kCs - 10, 10);  // doubling capped at the chunk size
+  EXPECT_EQ(s.bytes_used(), kCs);
+  got = read_all(s, k, 0, kCs);
+  ASSERT_EQ(got.size(), kCs);
+  bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const bool written = i < 100 || (i >= 4000 && i < 5000) || (i >= 20000 && i < 20010) || i >= kCs - 10;
+    if (got[i] != (written ? pat(i) : std::byte{0})) ++bad;
+  }
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(s.stats().chunks, 1u);
+}
+
+TEST(ChunkStore, FirstWriteSizingRule) {
+  ChunkStore s(kCs, 0);
+  write_pat(s, ChunkKey{1, 0}, 0, kSmallChunkLimit);  // ends exactly at the limit: small
+  EXPECT_EQ(s.bytes_used(), kSmallChunkLimit);
+  write_pat(s, ChunkKey{2, 0}, 0, kSmallChunkLimit + 1);  // past it: full
+  EXPECT_EQ(s.bytes_used(), kSmallChunkLimit + kCs);
+  write_pat(s, ChunkKey{3, 0}, 1, 10);  // not at 0: full
+  EXPECT_EQ(s.bytes_used(), kSmallChunkLimit + 2 * kCs);
+  write_pat(s, ChunkKey{4, 0}, 0, 4097);  // just over 4 KiB: 8 KiB
+  EXPECT_EQ(s.bytes_used(), kSmallChunkLimit + 2 * kCs + 8192);
+  // A chunk size below 4 KiB caps the small buffer.
+  ChunkStore tiny(1000, 0);
+  write_pat(tiny, ChunkKey{1, 0}, 0, 10);
+  EXPECT_EQ(tiny.bytes_used(), 1000u);
+  // begin_write follows the same rule.
+  ChunkStore t2(kCs, 0);
+  auto w = t2.begin_write(ChunkKey{1, 0}, 0, 10);
+  ASSERT_TRUE(w.ok());
+  EXPECT_EQ(t2.bytes_used(), 4096u);
+}
+
+TEST(ChunkStore, RangeChecks) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  const char buf[16] = {};
+  EXPECT_EQ(s.write(k, 0, buf, 0).err(), EINVAL);
+  EXPECT_EQ(s.write(k, kCs - 8, buf, 16).err(), EINVAL);
+  EXPECT_EQ(s.write(k, kCs + 1, buf, 1).err(), EINVAL);
+  EXPECT_EQ(s.write(k, UINT64_MAX, buf, 2).err(), EINVAL);  // offset + length wraps
+  EXPECT_EQ(s.write(k, 2, buf, UINT64_MAX).err(), EINVAL);
+  EXPECT_EQ(s.begin_write(k, 0, 0).status().err(), EINVAL);
+  EXPECT_EQ(s.begin_write(k, 10, kCs).status().err(), EINVAL);
+  EXPECT_EQ(s.begin_write(k, UINT64_MAX - 1, 4).status().err(), EINVAL);
+  EXPECT_EQ(s.begin_read(k, kCs, 1).status().err(), EINVAL);
+  EXPECT_EQ(s.begin_read(k, UINT64_MAX, 2).status().err(), EINVAL);
+  EXPECT_TRUE(s.begin_read(k, kCs, 0).ok());
+  EXPECT_TRUE(s.write(k, kCs - 16, buf, 16).is_ok());  // the last bytes are fine
+  EXPECT_EQ(s.stats().chunks, 1u);
+}
+
+TEST(ChunkStore, WriteLeaseCommitResetAndMove) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  {
+    auto w = s.begin_write(k, 0, 100);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(static_cast<bool>(*w));
+    EXPECT_EQ(w->length(), 100u);
+    auto v = pattern(0, 100);
+    std::memcpy(w->data(), v.data(), 100);
+    w->reset();  // without commit: the valid length stays
+    EXPECT_FALSE(static_cast<bool>(*w));
+  }
+  EXPECT_EQ(read_all(s, k, 0, 100).size(), 0u);
+  {
+    auto w = s.begin_write(k, 50, 100);
+    ASSERT_TRUE(w.ok());
+    auto v = pattern(50, 100);
+    std::memcpy(w->data(), v.data(), 100);
+    WriteLease moved = std::move(*w);
+    EXPECT_FALSE(static_cast<bool>(*w));  // NOLINT(bugprone-use-after-move)
+    ASSERT_TRUE(static_cast<bool>(moved));
+    WriteLease assigned;
+    assigned = std::move(moved);
+    assigned.commit();
+    EXPECT_FALSE(static_cast<bool>(assigned));
+    assigned.commit();  // ended: no effect
+  }
+  auto got = read_all(s, k, 0, 200);
+  ASSERT_EQ(got.size(), 150u);
+  // [0,50) holds the uncommitted bytes of the first lease; [50,150) the pattern.
+  for (uint64_t i = 50; i < 150; ++i) ASSERT_EQ(got[i], pat(i)) << i;
+  // A destroyed lease without commit does not extend either.
+  { auto w = s.begin_write(k, 300, 10); }
+  EXPECT_EQ(read_all(s, k, 0, kCs).size(), 150u);
+  // Commit is a max: an earlier range does not lower the valid length.
+  {
+    auto w = s.begin_write(k, 0, 10);
+    ASSERT_TRUE(w.ok());
+    w->commit();
+  }
+  EXPECT_EQ(read_all(s, k, 0, kCs).size(), 150u);
+}
+
+TEST(ChunkStore, GrowRefusedWhileLeased) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  write_pat(s, k, 0, 100);
+  ASSERT_EQ(s.bytes_used(), 4096u);
+  {
+    auto r = s.begin_read(k, 0, 100);
+    ASSERT_TRUE(r.ok());
+    ASSERT_EQ(r->length(), 100u);
+    const std::byte* before = r->data();
+    const char x[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    EXPECT_EQ(s.write(k, 5000, x, 10).err(), EAGAIN);
+    EXPECT_EQ(s.begin_write(k, 4090, 10).status().err(), EAGAIN);
+    EXPECT_EQ(s.stats().grow_refused, 2u);
+    EXPECT_EQ(s.bytes_used(), 4096u);
+    // Within the capacity, writes still go through while leased.
+    EXPECT_TRUE(s.write(k, 200, x, 10).is_ok());
+    EXPECT_EQ(r->data(), before);
+    EXPECT_EQ(mismatches(std::vector<std::byte>(r->data(), r->data() + 100), 0, 0, 100), 0u);
+  }
+  {
+    auto w = s.begin_write(k, 300, 10);
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(s.begin_write(k, 8000, 10).status().err(), EAGAIN);  // a write lease pins it too
+    w->commit();
+  }
+  EXPECT_EQ(s.stats().grow_refused, 3u);
+  write_pat(s, k, 5000, 10);  // no lease: grows
+  EXPECT_EQ(s.bytes_used(), 8192u);
+  auto got = read_all(s, k, 0, 100);
+  EXPECT_EQ(mismatches(got, 0, 0, 100), 0u);
+}
+
+TEST(ChunkStore, RemoveDropsAndTrims) {
+  ChunkStore s(4096, 0);
+  for (uint64_t i = 0; i < 4; ++i) write_pat(s, ChunkKey{7, i}, 0, 4096, i);
+  write_pat(s, ChunkKey{8, 0}, 0, 4096);
+  ASSERT_EQ(s.stats().chunks, 5u);
+  ASSERT_EQ(s.bytes_used(), 5u * 4096);
+
+  // keep in the middle of chunk 1: chunks 2 and 3 go, chunk 1 is trimmed to 100.
+  RemoveResult r = s.remove(7, 4096 + 100);
+  EXPECT_EQ(r.chunks, 2u);
+  EXPECT_EQ(r.bytes, 2u * 4096);
+  EXPECT_EQ(s.stats().chunks, 3u);
+  EXPECT_EQ(s.bytes_used(), 3u * 4096);
+  EXPECT_EQ(read_all(s, ChunkKey{7, 2}, 0, 10).size(), 0u);
+  EXPECT_EQ(read_all(s, ChunkKey{7, 3}, 0, 10).size(), 0u);
+  auto got = read_all(s, ChunkKey{7, 1}, 0, 4096);
+  ASSERT_EQ(got.size(), 100u);
+  EXPECT_EQ(mismatches(got, 0, 0, 100, 1), 0u);
+  // The trimmed bytes are zero when the chunk is extended again.
+  write_pat(s, ChunkKey{7, 1}, 4000, 10, 1);
+  got = read_all(s, ChunkKey{7, 1}, 0, 4096);
+  ASSERT_EQ(got.size(), 4010u);
+  size_t bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const bool written = i < 100 || i >= 4000;
+    if (got[i] != (written ? pat(i, 1) : std::byte{0})) ++bad;
+  }
+  EXPECT_EQ(bad, 0u);
+  got = read_all(s, ChunkKey{7, 0}, 0, 4096);
+  EXPECT_EQ(mismatches(got, 0, 0, 4096, 0), 0u);
+
+  // keep on a chunk boundary: chunk 1 goes whole, chunk 0 untouched.
+  r = s.remove(7, 4096);
+  EXPECT_EQ(r.chunks, 1u);
+  EXPECT_EQ(read_all(s, ChunkKey{7, 0}, 0, 4096).size(), 4096u);
+
+  // keep = 0: everything of ino 7; ino 8 untouched.
+  r = s.remove(7, 0);
+  EXPECT_EQ(r.chunks, 1u);
+  EXPECT_EQ(r.bytes, 4096u);
+  EXPECT_EQ(read_all(s, ChunkKey{8, 0}, 0, 4096).size(), 4096u);
+  r = s.remove(8, 0);
+  EXPECT_EQ(r.chunks, 1u);
+  EXPECT_EQ(s.bytes_used(), 0u);
+  EXPECT_EQ(s.stats().chunks, 0u);
+  r = s.remove(9, 0);  // nothing there
+  EXPECT_EQ(r.chunks, 0u);
+  EXPECT_EQ(r.bytes, 0u);
+  // A removed chunk starts afresh (small again).
+  write_pat(s, ChunkKey{7, 0}, 0, 10);
+  EXPECT_EQ(read_all(s, ChunkKey{7, 0}, 0, 4096).size(), 10u);
+}
+
+TEST(ChunkStore, TrimOnlyChunkOfSmallFile) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  write_pat(s, k, 0, 3000);
+  RemoveResult r = s.remove(1, 1000);  // truncate to 1000 bytes
+  EXPECT_EQ(r.chunks, 0u);
+  auto got = read_all(s, k, 0, 4096);
+  ASSERT_EQ(got.size(), 1000u);
+  EXPECT_EQ(mismatches(got, 0, 0, 1000), 0u);
+  // Trim past the valid length changes nothing.
+  s.remove(1, 2000);
+  EXPECT_EQ(read_all(s, k, 0, 4096).size(), 1000u);
+  const char z = 'z';
+  ASSERT_TRUE(s.write(k, 2999, &z, 1).is_ok());
+  got = read_all(s, k, 0, 4096);
+  ASSERT_EQ(got.size(), 3000u);
+  EXPECT_EQ(mismatches(std::vector<std::byte>(got.begin(), got.end() - 1), 0, 0, 1000), 0u);
+  EXPECT_EQ(got[2999], std::byte{'z'});
+}
+
+TEST(ChunkStore, LeaseKeepsRemovedChunkAlive) {
+  ChunkStore s(kCs, 0);
+  const ChunkKey k{1, 0};
+  write_pat(s, k, 0, 100);
+  auto r = s.begin_read(k, 0, 100);
+  ASSERT_TRUE(r.ok());
+  RemoveResult rr = s.remove(1, 0);
+  EXPECT_EQ(rr.chunks, 1u);
+  EXPECT_EQ(rr.bytes, 4096u);
+  EXPECT_EQ(s.stats().chunks, 0u);
+  EXPECT_EQ(s.bytes_used(), 4096u);  // returned only when the lease ends
+  EXPECT_EQ(mismatches(std::vector<std::byte>(r->data(), r->data() + r->length()), 0, 0, 100), 0u);
+  ReadLease moved = std::move(*r);
+  EXPECT_EQ(s.bytes_used(), 4096u);
+  moved.reset();
+  EXPECT_EQ(s.bytes_used(), 0u);
+  // Same for a write lease: the commit lands in the detached chunk.
+  auto w = s.begin_write(k, 0, 10);
+  ASSERT_TRUE(w.ok());
+  s.remove(1, 0);
+  EXPECT_EQ(s.bytes_used(), 4096u);
+  std::memset(w->data(), 1, 10);
+  w->commit();
+  EXPECT_EQ(s.bytes_used(), 0u);
+  EXPECT_EQ(read_all(s, k, 0, 10).size(), 0u);
+}
+
+TEST(ChunkStore, EnospcChangesNothing) {
+  ChunkStore s(kCs, 2 * kCs);
+  write_pat(s, ChunkKey{1, 0}, 0, kCs);
+  write_pat(s, ChunkKey{1, 1}, 10, 100);
+  ASSERT_EQ(s.bytes_used(), 2 * kCs);
+  const auto v = pattern(0, 100);
+  EXPECT_EQ(s.write(ChunkKey{1, 2}, 0, v.data(), 100).err(), ENOSPC);
+  EXPECT_EQ(s.begin_write(ChunkKey{2, 0}, 0, 100).status().err(), ENOSPC);
+  ChunkStoreStats st = s.stats();
+  EXPECT_EQ(st.enospc, 2u);
+  EXPECT_EQ(st.chunks, 2u);  // no empty chunk left behind
+  EXPECT_EQ(st.bytes_used, 2 * kCs);
+  EXPECT_EQ(st.memory_limit, 2 * kCs);
+  EXPECT_EQ(read_all(s, ChunkKey{1, 2}, 0, 100).size(), 0u);
+  // Existing data still reads and overwrites in place.
+  EXPECT_EQ(mismatches(read_all(s, ChunkKey{1, 0}, 0, kCs), 0, 0, kCs), 0u);
+  write_pat(s, ChunkKey{1, 1}, 0, 10, 3);
+  EXPECT_EQ(s.bytes_used(), 2 * kCs);
+  // Freed space is usable again.
+  s.remove(1, kCs);
+  EXPECT_EQ(s.bytes_used(), kCs);
+  write_pat(s, ChunkKey{1, 2}, 0, 100);
+  EXPECT_EQ(s.stats().chunks, 2u);
+}
+
+TEST(ChunkStore, EnospcOnGrowKeepsData) {
+  ChunkStore s(kCs, 8192);
+  const ChunkKey k{1, 0};
+  write_pat(s, k, 0, 5000);  // 8 KiB: at the limit
+  ASSERT_EQ(s.bytes_used(), 8192u);
+  const auto v = pattern(9000, 10);
+  EXPECT_EQ(s.write(k, 9000, v.data(), 10).err(), ENOSPC);
+  EXPECT_EQ(s.begin_write(k, 9000, 10).status().err(), ENOSPC);
+  EXPECT_EQ(s.bytes_used(), 8192u);
+  EXPECT_EQ(s.stats().enospc, 2u);
+  auto got = read_all(s, k, 0, kCs);
+  ASSERT_EQ(got.size(), 5000u);
+  EXPECT_EQ(mismatches(got, 0, 0, 5000), 0u);
+  write_pat(s, k, 8000, 192);  // inside the capacity: fine
+  EXPECT_EQ(read_all(s, k, 0, kCs).size(), 8192u);
+}
+
+// Four threads write interleaved disjoint blocks of one chunk with write().
+// Block 0 is written first, so the chunk starts small and the writers race
+// its growth (creation races are ConcurrentCreateSameChunk's). Nothing may be lost.
+TEST(ChunkStore, ConcurrentEagerWritersOneChunk) {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kBlock = 1024;
+  constexpr uint64_t kBlocks = 64;  // 256 KiB in all: grows 4 KiB -> 256 KiB
+  ChunkStore s(kCs, 0);
+  for (uint64_t round = 0; round < 20; ++round) {
+    const ChunkKey k{round, 0};
+    write_pat(s, k, 0, kBlock, round);
+    ASSERT_EQ(s.bytes_used(), round * kBlocks * kBlock + 4096);
+    std::atomic<int> ready{0};
+    std::vector<std::thread> ts;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < kThreads; ++t) {
+      ts.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();
+        for (uint64_t b = static_cast<uint64_t>(t) + 1; b < kBlocks; b += kThreads) {
+          auto v = pattern(b * kBlock, kBlock, round);
+          if (!s.write(k, b * kBlock, v.data(), kBlock).is_ok()) failures.fetch_add(1);
+        }
+      });
+    }
+    for (auto& th : ts) th.join();
+    ASSERT_EQ(failures.load(), 0);
+    auto got = read_all(s, k, 0, kCs);
+    ASSERT_EQ(got.size(), kBlocks * kBlock);
+    ASSERT_EQ(mismatches(got, 0, 0, kBlocks * kBlock, round), 0u) << "round " << round;
+  }
+  EXPECT_EQ(s.stats().chunks, 20u);
+  EXPECT_EQ(s.bytes_used(), 20u * kBlocks * kBlock);
+}
+
+// The same with leases: begin_write + memcpy outside any lock + commit, as a
+// rendezvous receive does, into a chunk that starts small. A grow refused
+// while another lease is alive is retried (as the client would).
+TEST(ChunkStore, ConcurrentLeaseWritersOneChunk) {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kBlock = 3000;  // not a power of two: blocks straddle buffer sizes
+  constexpr uint64_t kBlocks = 60;
+  ChunkStore s(kCs, 0);
+  std::atomic<uint64_t> retries{0};
+  for (uint64_t round = 0; round < 20; ++round) {
+    const ChunkKey k{round, 0};
+    write_pat(s, k, 0, kBlock, round);  // a small chunk: the writers must grow it
+    std::atomic<int> ready{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < kThreads; ++t) {
+      ts.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();
+        for (uint64_t b = static_cast<uint64_t>(t) + 1; b < kBlocks; b += kThreads) {
+          auto v = pattern(b * kBlock, kBlock, round);
+          for (;;) {
+            auto w = s.begin_write(k, b * kBlock, kBlock);
+            if (!w.ok()) {
+              if (w.status().err() != EAGAIN) {
+                failures.fetch_add(1);
+                break;
+              }
+              retries.fetch_add(1);
+              std::this_thread::yield();
+              continue;
+            }
+            std::memcpy(w->data(), v.data(), kBlock);
+            w->commit();
+            break;
+          }
+        }
+      });
+    }
+    for (auto& th : ts) th.join();
+    ASSERT_EQ(failures.load(), 0);
+    auto got = read_all(s, k, 0, kCs);
+    ASSERT_EQ(got.size(), kBlocks * kBlock);
+    ASSERT_EQ(mismatches(got, 0, 0, kBlocks * kBlock, round), 0u) << "round " << round;
+  }
+  EXPECT_EQ(s.stats().grow_refused, retries.load());
+  EXPECT_EQ(s.stats().chunks, 20u);
+  EXPECT_EQ(s.bytes_used(), 20u * 262144);  // 180000 bytes: grown to 256 KiB each
+}
+
+// Many threads create the same chunks at once: one chunk per key, all bytes
+// kept, and the accounting matches that one buffer.
+TEST(ChunkStore, ConcurrentCreateSameChunk) {
+  constexpr int kThreads = 4;
+  constexpr uint64_t kKeys = 200;
+  ChunkStore s(65536, 0);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t) {
+    ts.emplace_back([&, t] {
+      for (uint64_t i = 0; i < kKeys; ++i) {
+        // Half the threads use eager writes, half leases; all at offset > 0
+        // so every creator asks for a full chunk.
+        const uint64_t off = 1000 + static_cast<uint64_t>(t) * 100;
+        auto v = pattern(off, 100, i);
+        if (t % 2 == 0) {
+          if (!s.write(ChunkKey{i, 0}, off, v.data(), 100).is_ok()) failures.fetch_add(1);
+        } else {
+          auto w = s.begin_write(ChunkKey{i, 0}, off, 100);
+          if (!w.ok()) {
+            failures.fetch_add(1);
+            continue;
+          }
+          std::memcpy(w->data(), v.data(), 100);
+          w->commit();
+        }
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  EXPECT_EQ(s.stats().chunks, kKeys);
+  EXPECT_EQ(s.bytes_used(), kKeys * 65536);
+  for (uint64_t i = 0; i < kKeys; ++i) {
+    auto got = read_all(s, ChunkKey{i, 0}, 0, 65536);
+    ASSERT_EQ(got.size(), 1000u + kThreads * 100);
+    ASSERT_EQ(mismatches(got, 0, 1000, 1000 + kThreads * 100, i), 0u) << "key " << i;
+  }
+  for (uint64_t i = 0; i < kKeys; ++i) s.remove(i, 0);
+  EXPECT_EQ(s.bytes_used(), 0u);
+  EXPECT_EQ(s.stats().chunks, 0u);
+}
+
+// Writers, readers and removers on shared files. Two writers fill chunk 0 of
+// eight files block by block (disjoint, each block once; a chunk that starts
+// small grows while read leases come and go, so writes may be refused with
+// EAGAIN and are retried), and also write chunks 1..3, which a remover keeps
+// dropping. A reader checks every completed block (only those: reading bytes
+// still being written is the caller's race). At the end nothing stays accounted.
+TEST(ChunkStore, ConcurrentWriteReadRemove) {
+  constexpr uint64_t kCsSmall = 16384;
+  constexpr uint64_t kBlock = 256;
+  constexpr uint64_t kBlocks = kCsSmall / kBlock;
+  constexpr uint64_t kInos = 8;
+  ChunkStore s(kCsSmall, 0);
+  std::vector<std::atomic<bool>> done(kInos * kBlocks);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> bad{0};
+  std::atomic<uint64_t> checked{0};
+  std::atomic<uint64_t> passes{0};
+  std::vector<std::thread> ts;
+  for (uint64_t t = 0; t < 2; ++t) {
+    ts.emplace_back([&, t] {
+      for (uint64_t b = t; b < kBlocks; b += 2) {
+        // Keep pace with the reader, so its sweeps overlap the writes.
+        while (passes.load() < b / 8) std::this_thread::yield();
+        for (uint64_t ino = 0; ino < kInos; ++ino) {
+          const auto v = pattern(b * kBlock, kBlock, ino);
+          Status st;
+          while ((st = s.write(ChunkKey{ino, 0}, b * kBlock, v.data(), kBlock)).err() == EAGAIN) {
+            std::this_thread::yield();
+          }
+          if (!st.is_ok()) bad.fetch_add(1);
+          done[ino * kBlocks + b].store(true, std::memory_order_release);
+          (void)s.write(ChunkKey{ino, 1 + b % 3}, b * kBlock, v.data(), kBlock);
+        }
+      }
+    });
+  }
+  ts.emplace_back([&] {
+    while (!stop.load()) {
+      for (uint64_t ino = 0; ino < kInos; ++ino) {
+        for (uint64_t b = 0; b < kBlocks; ++b) {
+          if (!done[ino * kBlocks + b].load(std::memory_order_acquire)) continue;
+          auto r = s.begin_read(ChunkKey{ino, 0}, b * kBlock, kBlock);
+          if (!r.ok() || r->length() != kBlock) {
+            bad.fetch_add(1);
+            continue;
+          }
+          for (uint64_t i = 0; i < kBlock; ++i) {
+            if (r->data()[i] != pat(b * kBlock + i, ino)) bad.fetch_add(1);
+          }
+          checked.fetch_add(1);
+        }
+      }
+      passes.fetch_add(1);
+    }
+  });
+  ts.emplace_back([&] {
+    while (!stop.load()) {
+      for (uint64_t ino = 0; ino < kInos; ++ino) s.remove(ino, kCsSmall);  // keep chunk 0 only
+      std::this_thread::yield();
+    }
+  });
+  ts[0].join();
+  ts[1].join();
+  // Two more sweeps: the last one checks every block.
+  const uint64_t seen_passes = passes.load();
+  while (passes.load() < seen_passes + 2) std::this_thread::yield();
+  stop.store(true);
+  ts[2].join();
+  ts[3].join();
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GE(checked.load(), kInos * kBlocks);
+  for (uint64_t ino = 0; ino < kInos; ++ino) {
+    auto got = read_all(s, ChunkKey{ino, 0}, 0, kCsSmall);
+    ASSERT_EQ(got.size(), kCsSmall);
+    EXPECT_EQ(mismatches(got, 0, 0, kCsSmall, ino), 0u) << "ino " << ino;
+  }
+  for (uint64_t ino = 0; ino < kInos; ++ino) s.remove(ino, 0);
+  EXPECT_EQ(s.stats().chunks, 0u);
+  EXPECT_EQ(s.bytes_used(), 0u);
+}
