@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # The main job on one machine: builds BenchFS, starts SERVERS benchfsd_mt
-# servers under mpirun, runs `benchfs_bench ping` against every server, shuts
-# the servers down and prints a summary.
-#   SERVERS=2 THREADS=1 SIZES=8,4k,64k,1m COUNT=10000 scripts/run.sh
+# servers under mpirun, runs `benchfs_bench ping` against every server, then
+# an IOR-like write/read (CLIENTS ranks, file per process and shared file,
+# every byte verified) and an mdtest-like metadata run, shuts the servers
+# down and prints a summary.
+#   SERVERS=2 THREADS=1 CLIENTS=2 SIZES=8,4k,64k,1m COUNT=10000 XFER=1m BLOCK=16m FILES=1000 scripts/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVERS=${SERVERS:-2}
 THREADS=${THREADS:-1}
 SIZES=${SIZES:-8,4k,64k,1m}
 COUNT=${COUNT:-10000}
+CLIENTS=${CLIENTS:-2}
+XFER=${XFER:-1m}
+BLOCK=${BLOCK:-16m}
+FILES=${FILES:-1000}
 bash scripts/build.sh release --target benchfsd_mt benchfs_bench >/dev/null
 source scripts/env.sh
 bin=build/release
@@ -35,6 +41,15 @@ echo "== benchfs_bench ping (sizes $SIZES, $COUNT pings each, every server)"
 "$bin/perf/benchfs_bench" ping --registry "$registry" --size "$SIZES" --count "$COUNT" \
   --warmup 1000 --server all | tee "$work/ping.txt"
 
+clients() { mpirun -np "$CLIENTS" --bind-to none --oversubscribe "$bin/perf/benchfs_bench" "$@"; }
+for mode in -F ""; do
+  echo "== benchfs_bench io ($CLIENTS client ranks, -t $XFER -b $BLOCK -s 4 ${mode:-shared file}, verified)"
+  # shellcheck disable=SC2086
+  clients io --registry "$registry" -t "$XFER" -b "$BLOCK" -s 4 $mode --verify | tee -a "$work/io.txt"
+done
+echo "== benchfs_bench md ($CLIENTS client ranks, $FILES files each in a private and a shared directory)"
+clients md --registry "$registry" -n "$FILES" | tee "$work/md.txt"
+
 echo "== shutting the servers down"
 "$bin/perf/benchfs_bench" shutdown --registry "$registry"
 for _ in $(seq 100); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
@@ -50,11 +65,14 @@ for r in range(n):
     except OSError:
         print(f"node {r}: no statistics written"); continue
     ping = s["ops"].get("ping", {})
+    st = s.get("store", {})
     lat = ping.get("latency_us", {})
     per = [t["accepted"] for t in s["connections"]["per_thread"]]
     print(f"node {r} ({s['server']['address']}): {ping.get('count', 0)} pings, "
           f"{ping.get('errors', 0)} errors, server-side p50 {lat.get('p50', 0):.2f} us, "
-          f"connections per thread {per}, decode errors {s['decode_errors']}")
+          f"connections per thread {per}, decode errors {s['decode_errors']}; "
+          f"store at exit: {st.get('files', 0)} files, {st.get('chunks', 0)} chunks, "
+          f"{st.get('bytes_used', 0)} bytes")
 PY
 echo "servers exited with status $rc; logs and statistics in $work"
 exit "$rc"

@@ -40,9 +40,11 @@ struct FileSystem::File {
   int flags = 0;
   bool is_dir = false;
   uint64_t pos = 0;
-  uint64_t size = 0;     ///< size last heard from the metadata owner
-  uint64_t written = 0;  ///< end of the furthest write through this descriptor
-  uint64_t pushed = 0;   ///< what the owner was last told
+  uint64_t size = 0;      ///< size last heard from the metadata owner
+  uint64_t written = 0;   ///< end of the furthest write through this descriptor
+  uint64_t pushed = 0;    ///< what the owner was last told
+  bool orphaned = false;  ///< removed while open here: its data goes at the last close
+  wire::Attr attr;        ///< as the owner answered at open (fstat of an orphan)
   [[nodiscard]] bool readable() const { return (flags & O_ACCMODE) != O_WRONLY; }
   [[nodiscard]] bool writable() const { return (flags & O_ACCMODE) != O_RDONLY; }
 };
@@ -146,6 +148,7 @@ Result<int> FileSystem::open(std::string_view path, int flags, uint32_t mode) {
   f->is_dir = is_dir;
   f->size = r->attr.size;
   f->pushed = r->attr.size;
+  f->attr = r->attr;
   std::unique_lock lock(fds_mu_);
   int fd;
   if (!free_fds_.empty()) {
@@ -169,15 +172,39 @@ Status FileSystem::close(int fd) {
     f = std::move(fds_[static_cast<size_t>(fd)]);
     free_fds_.push_back(fd);
   }
-  std::lock_guard lock(f->mu);
+  std::unique_lock lock(f->mu);
+  if (f->orphaned) {
+    const uint64_t ino = f->ino;
+    lock.unlock();
+    return release_data(ino);  // frees it unless another descriptor still has it open
+  }
   Status st = push_size(*f);
   // A file removed while open closes fine, as in POSIX.
   if (st.err() == ENOENT) return Status();
   return st;
 }
 
+Status FileSystem::release_data(uint64_t ino) {
+  {
+    // As in POSIX, a file removed while open here keeps its data until its
+    // last descriptor in this process closes (reads and writes through the
+    // descriptors still work meanwhile).
+    std::shared_lock lock(fds_mu_);
+    bool open_here = false;
+    for (const auto& f : fds_) {
+      if (f && f->ino == ino) {
+        std::lock_guard fl(f->mu);
+        f->orphaned = true;
+        open_here = true;
+      }
+    }
+    if (open_here) return Status();
+  }
+  return remove_chunks(ino, 0);
+}
+
 Status FileSystem::push_size(File& f) {
-  if (f.is_dir || f.written <= f.pushed) return Status();
+  if (f.is_dir || f.orphaned || f.written <= f.pushed) return Status();
   wire::Request req;
   req.op = wire::Op::kSetSize;
   req.path = f.path;
@@ -422,6 +449,13 @@ Result<wire::Attr> FileSystem::fstat(int fd) {
   std::string path;
   {
     std::lock_guard lock(f->mu);
+    if (f->orphaned) {
+      // Removed while open here: what this descriptor knows, with no links.
+      wire::Attr a = f->attr;
+      a.size = std::max(f->size, f->written);
+      a.nlink = 0;
+      return a;
+    }
     path = f->path;
   }
   return stat(path);
@@ -434,7 +468,7 @@ Status FileSystem::unlink(std::string_view path) {
   req.path = path;
   auto r = meta_call(owner(path), req, nullptr, 0, /*idempotent=*/false);
   if (!r) return refine_enoent(path, r.status());
-  return remove_chunks(r->attr.ino, 0);
+  return release_data(r->attr.ino);
 }
 
 void FileSystem::clamp_written(uint64_t ino, uint64_t size) {
@@ -539,7 +573,7 @@ Status FileSystem::rename(std::string_view from, std::string_view to) {
       }
     }
   }
-  if (replaced.ino != 0 && replaced.ino != moved.ino) return remove_chunks(replaced.ino, 0);
+  if (replaced.ino != 0 && replaced.ino != moved.ino) return release_data(replaced.ino);
   return Status();
 }
 
@@ -589,18 +623,38 @@ Status FileSystem::rmdir(std::string_view path) {
   for (uint32_t s = 0; s < servers_; ++s) {
     calls[s].server = s;
     calls[s].req.op = wire::Op::kRmdir;
-    calls[s].req.flags = wire::kFlagCheckOnly;
+    calls[s].req.flags = wire::kFlagRmdirPrepare;
     calls[s].req.path = path;
   }
-  // Phase 1: may it go everywhere? The owner's refusal names the reason;
-  // any server holding children makes it ENOTEMPTY.
+  // Phase 1, on every server: empty here? Then take no new entries (so a
+  // create racing this rmdir fails instead of leaving an orphan).
   client_->call_all(calls.data(), calls.size());
-  if (!calls[own].status) return calls[own].status;
-  if (auto st = reply_status(calls[own].reply, "rmdir " + std::string(path)); !st)
-    return refine_enoent(path, st);
-  for (const Call& c : calls) {
-    if (!c.status) return c.status;
-    if (c.reply.status == -ENOTEMPTY) return Status(ENOTEMPTY, "rmdir " + std::string(path));
+  Status refused;
+  if (!calls[own].status) {
+    refused = calls[own].status;
+  } else if (auto st = reply_status(calls[own].reply, "rmdir " + std::string(path)); !st) {
+    refused = refine_enoent(path, st);
+  } else {
+    for (const Call& c : calls) {
+      if (!c.status) refused = c.status;
+      if (c.status && c.reply.status == -ENOTEMPTY) refused = Status(ENOTEMPTY, "rmdir " + std::string(path));
+      if (!refused.is_ok()) break;
+    }
+  }
+  if (!refused.is_ok()) {
+    std::vector<Call> undo;
+    for (const Call& c : calls) {
+      if (c.status && c.reply.status == 0) {
+        Call u;
+        u.server = c.server;
+        u.req.op = wire::Op::kRmdir;
+        u.req.flags = wire::kFlagRmdirAbort;
+        u.req.path = path;
+        undo.push_back(u);
+      }
+    }
+    if (!undo.empty()) client_->call_all(undo.data(), undo.size());
+    return refused;
   }
   // Phase 2: remove it everywhere.
   for (Call& c : calls) {

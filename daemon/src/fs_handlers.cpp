@@ -293,9 +293,14 @@ ucs_status_t handle_fs_request(ProgressThread& t, OpCtx* ctx, const wire::Reques
       reply_status(t, ctx, meta.mkdir(req.path, req.mode & 07777));
       break;
     case wire::Op::kRmdir:
-      reply_status(
-          t, ctx,
-          (req.flags & wire::kFlagCheckOnly) != 0 ? meta.rmdir_check(req.path) : meta.rmdir(req.path));
+      if ((req.flags & wire::kFlagRmdirAbort) != 0) {
+        meta.rmdir_abort(req.path);
+        reply_status(t, ctx, Status());
+      } else if ((req.flags & wire::kFlagRmdirPrepare) != 0) {
+        reply_status(t, ctx, meta.rmdir_prepare(req.path));
+      } else {
+        reply_status(t, ctx, meta.rmdir(req.path));
+      }
       break;
     case wire::Op::kReaddir:
       handle_readdir(t, ctx, req);

@@ -56,6 +56,7 @@ struct MetadataStore::Impl {
   struct Entry {
     Inode inode;
     std::map<ChildKey, bool> children;  ///< directories only: listed children -> is_dir
+    bool removing = false;              ///< rmdir_prepare'd: takes no new children
   };
 
   uint32_t node;
@@ -82,6 +83,7 @@ struct MetadataStore::Impl {
     Entry* p = find(parent_of(path));
     if (p == nullptr) return Status(ENOENT, "parent directory missing");
     if (!p->inode.is_dir()) return Status(ENOTDIR, "parent is not a directory");
+    if (p->removing) return Status(ENOENT, "parent directory is being removed");
     return p;
   }
 
@@ -261,6 +263,21 @@ Status MetadataStore::mkdir(std::string_view path, uint32_t mode) {
 Status MetadataStore::rmdir_check(std::string_view path) const {
   std::shared_lock lock(impl_->mu);
   return impl_->rmdir_check(path);
+}
+
+Status MetadataStore::rmdir_prepare(std::string_view path) {
+  Impl& m = *impl_;
+  std::unique_lock lock(m.mu);
+  Status st = m.rmdir_check(path);
+  if (!st.is_ok()) return st;
+  m.find(path)->removing = true;
+  return Status::ok();
+}
+
+void MetadataStore::rmdir_abort(std::string_view path) {
+  Impl& m = *impl_;
+  std::unique_lock lock(m.mu);
+  if (Impl::Entry* e = m.find(path); e != nullptr && e->inode.is_dir()) e->removing = false;
 }
 
 Status MetadataStore::rmdir(std::string_view path) {

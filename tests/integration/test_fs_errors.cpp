@@ -242,7 +242,7 @@ TEST_F(FsErrors, Enoent) {
   EXPECT_STRNE(benchfs_last_error(), "");
 }
 
-TEST_F(FsErrors, EnoentFromFsyncAndFstatAfterTheFileWasRemoved) {
+TEST_F(FsErrors, DescriptorOfAFileRemovedHereWorksUntilClose) {
   ASSERT_NO_FATAL_FAILURE(start(2));
   for (const char* path : {"/removed-a", "/removed-b", "/removed-c", "/removed-d"}) {
     const int fd = benchfs_open(path, O_RDWR | O_CREAT, 0644);
@@ -250,8 +250,12 @@ TEST_F(FsErrors, EnoentFromFsyncAndFstatAfterTheFileWasRemoved) {
     ASSERT_EQ(benchfs_pwrite(fd, "hello", 5, 0), 5) << errname(errno);
     ASSERT_OK(benchfs_unlink(path));
     struct stat st {};
-    EXPECT_ERRNO(ENOENT, benchfs_fsync(fd));
-    EXPECT_ERRNO(ENOENT, benchfs_fstat(fd, &st));
+    // As in POSIX, the descriptor of a file this process removed still
+    // works: fsync succeeds, fstat reports no links.
+    EXPECT_OK(benchfs_fsync(fd));
+    EXPECT_OK(benchfs_fstat(fd, &st));
+    EXPECT_EQ(st.st_nlink, 0u);
+    EXPECT_EQ(st.st_size, 5);
     // close pushes the size like fsync, and releases the descriptor anyway.
     errno = 0;
     const int rc = benchfs_close(fd);
@@ -260,6 +264,36 @@ TEST_F(FsErrors, EnoentFromFsyncAndFstatAfterTheFileWasRemoved) {
     }
     EXPECT_ERRNO(EBADF, benchfs_close(fd));
     EXPECT_ERRNO(ENOENT, benchfs_stat(path, &st));  // close did not bring the file back
+  }
+}
+
+// A descriptor outlives its file's unlink: whatever its writes answer, no
+// data may stay on the servers once every file is gone.
+TEST_F(FsErrors, WritesThroughTheDescriptorOfARemovedFileLeaveNoData) {
+  ASSERT_NO_FATAL_FAILURE(start(2));
+  const auto data = pattern(5, 0, 200000);  // chunks on both servers
+  for (const char* path : {"/late-a", "/late-b", "/late-c", "/late-d"}) {
+    const int fd = benchfs_open(path, O_RDWR | O_CREAT, 0644);
+    ASSERT_GE(fd, 0) << errname(errno);
+    ASSERT_EQ(benchfs_pwrite(fd, data.data(), 1000, 0), 1000) << errname(errno);
+    ASSERT_OK(benchfs_unlink(path));
+    errno = 0;
+    const ssize_t n = benchfs_pwrite(fd, data.data(), data.size(), 5000);
+    std::printf("%s: pwrite after unlink returned %zd (%s)\n", path, n, n < 0 ? errname(errno).c_str() : "");
+    (void)benchfs_close(fd);
+    struct stat st {};
+    EXPECT_ERRNO(ENOENT, benchfs_stat(path, &st));
+  }
+  ASSERT_EQ(benchfs_finalize(), 0);
+  initialized_ = false;
+  ASSERT_EQ(job_->terminate(30000), 0) << job_->log();
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto j = job_->stats(rank);
+    ASSERT_TRUE(j.is_object() && j.contains("store")) << "no \"store\" in the stats of rank " << rank;
+    const auto& store = j["store"];
+    EXPECT_EQ(store.value("bytes_used", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
+    EXPECT_EQ(store.value("chunks", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
+    EXPECT_EQ(store.value("files", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
   }
 }
 

@@ -3,10 +3,11 @@
 // servers (chunk 64 KiB), each thread in its own subtree /t<i>, and compare
 // every result (data, sizes, types, listings, errno) with an in-memory model.
 // Then all threads write disjoint ranges of one shared file, verified byte by
-// byte.
+// byte. A second test races the threads on the same names (one winner, no
+// orphan file in a removed directory, no data left on the servers).
 //
 // The seed is printed and recorded; BENCHFS_MODEL_SEED=<n> replays a run,
-// BENCHFS_MODEL_OPS=<n> sets the operations per thread (default 1200).
+// BENCHFS_MODEL_OPS=<n> sets the operations per thread (default 2000).
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +16,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
+#include <barrier>
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +26,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -841,6 +845,18 @@ uint8_t shared_byte(uint64_t seed, uint64_t off) {
   return static_cast<uint8_t>(x >> 24);
 }
 
+// "" if the file `p` holds exactly `want`.
+std::string check_file_bytes(const std::string& p, const std::string& want) {
+  const int fd = benchfs_open(p.c_str(), O_RDONLY, 0);
+  if (fd < 0) return "open " + p + ": " + errname(errno);
+  std::string got(want.size() + 1, '\0');
+  const ssize_t r = benchfs_pread(fd, got.data(), got.size(), 0);
+  benchfs_close(fd);
+  if (r < 0) return "read " + p + ": " + errname(errno);
+  got.resize(static_cast<size_t>(r));
+  return got == want ? "" : p + " holds \"" + got + "\"";
+}
+
 class FsModel : public ::testing::Test {
  protected:
   void TearDown() override {
@@ -885,7 +901,7 @@ class FsModel : public ::testing::Test {
 TEST_F(FsModel, RandomOperationsMatchTheModel) {
   const uint64_t seed = env_u64(
       "BENCHFS_MODEL_SEED", (static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}());
-  const int ops = static_cast<int>(env_u64("BENCHFS_MODEL_OPS", 1200));
+  const int ops = static_cast<int>(env_u64("BENCHFS_MODEL_OPS", 2000));
   RecordProperty("seed", std::to_string(seed));
   SCOPED_TRACE("seed " + std::to_string(seed) + " (replay with BENCHFS_MODEL_SEED=" + std::to_string(seed) +
                ")");
@@ -1015,5 +1031,183 @@ TEST_F(FsModel, RandomOperationsMatchTheModel) {
   }
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(errors[t], "") << "reader thread " << t;
+  }
+}
+
+// Concurrent operations on the same names, started together round after
+// round: exactly one winner where exactly one can win, no orphan file in a
+// removed directory, replaced data freed.
+TEST_F(FsModel, ConcurrentRacesHaveConsistentOutcomes) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(benchfs_mkdir("/race", 0755), 0) << benchfs_last_error();
+  constexpr int kRounds = 40;
+  using Outcomes = std::vector<std::array<int, kThreads>>;  // 0 or errno, per round and thread
+  // Runs op(round, thread) in kThreads threads, all starting each round together.
+  auto race = [&](auto&& op) {
+    Outcomes out(kRounds);
+    std::barrier sync(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int r = 0; r < kRounds; ++r) {
+          sync.arrive_and_wait();
+          errno = 0;
+          const int rc = op(r, t);
+          out[static_cast<size_t>(r)][static_cast<size_t>(t)] = rc < 0 ? errno : 0;
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    return out;
+  };
+  auto text = [](const std::array<int, kThreads>& a) {
+    std::string s;
+    for (int e : a) s += " " + errname(e);
+    return s;
+  };
+  auto one_winner = [&](const Outcomes& out, int loser_errno, const std::string& what) {
+    for (int r = 0; r < kRounds; ++r) {
+      const auto& a = out[static_cast<size_t>(r)];
+      int wins = 0;
+      bool other = false;
+      for (int e : a) {
+        wins += e == 0 ? 1 : 0;
+        other = other || (e != 0 && e != loser_errno);
+      }
+      EXPECT_TRUE(wins == 1 && !other)
+          << what << " round " << r << ": outcomes" << text(a) << ", expected one "
+          << "success and " << errname(loser_errno) << " for the others";
+    }
+  };
+  auto write_file = [](const std::string& p, size_t n, uint64_t seed) {
+    const int fd = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return false;
+    std::vector<uint8_t> buf(n);
+    for (size_t i = 0; i < n; ++i) buf[i] = shared_byte(seed, i);
+    const bool ok = benchfs_pwrite(fd, buf.data(), n, 0) == static_cast<ssize_t>(n);
+    return benchfs_close(fd) == 0 && ok;
+  };
+  // "" if p holds n bytes of the pattern of seed.
+  auto check_file = [](const std::string& p, size_t n, uint64_t seed) -> std::string {
+    struct stat st {};
+    if (benchfs_stat(p.c_str(), &st) != 0) return "stat " + p + ": " + errname(errno);
+    if (static_cast<size_t>(st.st_size) != n) return p + " has size " + std::to_string(st.st_size);
+    const int fd = benchfs_open(p.c_str(), O_RDONLY, 0);
+    if (fd < 0) return "open " + p + ": " + errname(errno);
+    std::vector<uint8_t> buf(n + 1);
+    const ssize_t r = benchfs_pread(fd, buf.data(), n + 1, 0);
+    benchfs_close(fd);
+    if (r != static_cast<ssize_t>(n)) return "read " + p + " returned " + std::to_string(r);
+    for (size_t i = 0; i < n; ++i) {
+      if (buf[i] != shared_byte(seed, i)) return p + ": byte " + std::to_string(i) + " differs";
+    }
+    return "";
+  };
+  auto exists = [](const std::string& p) {
+    struct stat st {};
+    return benchfs_stat(p.c_str(), &st) == 0;
+  };
+  auto name = [](const char* prefix, int r, int t = -1) {
+    return std::string("/race/") + prefix + std::to_string(r) + (t >= 0 ? "." + std::to_string(t) : "");
+  };
+
+  // mkdir of one name: one success, EEXIST for the others.
+  one_winner(race([&](int r, int) { return benchfs_mkdir(name("m", r).c_str(), 0755); }), EEXIST, "mkdir");
+  // unlink of one file (data on both servers): one success, ENOENT.
+  for (int r = 0; r < kRounds; ++r) ASSERT_TRUE(write_file(name("u", r), 100000, r)) << errname(errno);
+  one_winner(race([&](int r, int) { return benchfs_unlink(name("u", r).c_str()); }), ENOENT, "unlink");
+  // rmdir of one directory: one success, ENOENT.
+  one_winner(race([&](int r, int) { return benchfs_rmdir(name("m", r).c_str()); }), ENOENT, "rmdir");
+  // One source renamed to several targets: one success, ENOENT; the file
+  // is at the winner's target only.
+  for (int r = 0; r < kRounds; ++r) ASSERT_TRUE(write_file(name("s", r), 70000, 100 + r)) << errname(errno);
+  const Outcomes moved =
+      race([&](int r, int t) { return benchfs_rename(name("s", r).c_str(), name("d", r, t).c_str()); });
+  one_winner(moved, ENOENT, "rename of one source");
+  for (int r = 0; r < kRounds; ++r) {
+    EXPECT_FALSE(exists(name("s", r)));
+    for (int t = 0; t < kThreads; ++t) {
+      if (moved[static_cast<size_t>(r)][static_cast<size_t>(t)] == 0) {
+        EXPECT_EQ(check_file(name("d", r, t), 70000, 100 + r), "");
+        EXPECT_EQ(benchfs_unlink(name("d", r, t).c_str()), 0) << errname(errno);
+      } else {
+        EXPECT_FALSE(exists(name("d", r, t))) << name("d", r, t) << " exists but its rename failed";
+      }
+    }
+  }
+  // Several sources renamed onto one target: all succeed; the target holds
+  // one of them, whole; the replaced ones' data is freed (checked at exit).
+  for (int r = 0; r < kRounds; ++r) {
+    for (int t = 0; t < kThreads; ++t) {
+      ASSERT_TRUE(write_file(name("a", r, t), 30000 * static_cast<size_t>(t + 1), 1000 + r * 10 + t))
+          << errname(errno);
+    }
+  }
+  const Outcomes onto =
+      race([&](int r, int t) { return benchfs_rename(name("a", r, t).c_str(), name("T", r).c_str()); });
+  for (int r = 0; r < kRounds; ++r) {
+    const auto& a = onto[static_cast<size_t>(r)];
+    EXPECT_EQ(a, (std::array<int, kThreads>{})) << "renames onto one target, round " << r << ":" << text(a);
+    struct stat st {};
+    ASSERT_EQ(benchfs_stat(name("T", r).c_str(), &st), 0) << errname(errno);
+    const int t = static_cast<int>(st.st_size / 30000) - 1;
+    ASSERT_TRUE(t >= 0 && t < kThreads && st.st_size % 30000 == 0) << "size " << st.st_size;
+    EXPECT_EQ(check_file(name("T", r), 30000 * static_cast<size_t>(t + 1), 1000 + r * 10 + t), "");
+    for (int k = 0; k < kThreads; ++k) EXPECT_FALSE(exists(name("a", r, k)));
+    EXPECT_EQ(benchfs_unlink(name("T", r).c_str()), 0) << errname(errno);
+  }
+  // Creates in a directory racing with its removal: never both (an orphan).
+  for (int r = 0; r < kRounds; ++r) ASSERT_EQ(benchfs_mkdir(name("x", r).c_str(), 0755), 0) << errname(errno);
+  const Outcomes mixed = race([&](int r, int t) {
+    const std::string dir = name("x", r);
+    if (t >= 2) return benchfs_rmdir(dir.c_str());
+    const std::string f = dir + "/f" + std::to_string(t);
+    const int fd = benchfs_open(f.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) return -1;
+    const int w = benchfs_pwrite(fd, "0123456789", 10, 0) == 10 ? 0 : -1;
+    const int saved = errno;
+    const int c = benchfs_close(fd);
+    errno = w != 0 ? saved : errno;
+    return w != 0 || c != 0 ? -1 : 0;
+  });
+  for (int r = 0; r < kRounds; ++r) {
+    const auto& a = mixed[static_cast<size_t>(r)];
+    const bool created = a[0] == 0 || a[1] == 0;
+    const int removed = (a[2] == 0 ? 1 : 0) + (a[3] == 0 ? 1 : 0);
+    const std::string dir = name("x", r);
+    EXPECT_LE(removed, 1) << dir << ":" << text(a);
+    EXPECT_FALSE(created && removed > 0)
+        << dir << ": a file was created in it and it was removed:" << text(a);
+    for (int t = 0; t < 2; ++t) {
+      const std::string f = dir + "/f" + std::to_string(t);
+      if (a[static_cast<size_t>(t)] == 0) {
+        EXPECT_EQ(check_file_bytes(f, "0123456789"), "");
+        EXPECT_EQ(benchfs_unlink(f.c_str()), 0) << f << ": " << errname(errno);
+      } else {
+        EXPECT_EQ(a[static_cast<size_t>(t)], ENOENT) << f << ":" << text(a);
+        EXPECT_FALSE(exists(f)) << f << " exists but its create failed";
+      }
+    }
+    for (int t = 2; t < 4; ++t) {
+      const int e = a[static_cast<size_t>(t)];
+      EXPECT_TRUE(e == 0 || e == ENOENT || e == ENOTEMPTY) << dir << ":" << text(a);
+    }
+    if (removed == 0) {
+      EXPECT_EQ(benchfs_rmdir(dir.c_str()), 0) << dir << ": " << errname(errno);
+    }
+    EXPECT_FALSE(exists(dir));
+  }
+  // Nothing left, and the servers hold no data.
+  EXPECT_EQ(benchfs_rmdir("/race"), 0) << errname(errno) << " " << benchfs_last_error();
+  ASSERT_EQ(benchfs_finalize(), 0);
+  initialized_ = false;
+  ASSERT_EQ(job_->terminate(30000), 0) << job_->log();
+  for (int rank = 0; rank < 2; ++rank) {
+    const auto j = job_->stats(rank);
+    ASSERT_TRUE(j.is_object() && j.contains("store")) << "no \"store\" in the stats of rank " << rank;
+    const auto& store = j["store"];
+    EXPECT_EQ(store.value("bytes_used", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
+    EXPECT_EQ(store.value("chunks", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
+    EXPECT_EQ(store.value("files", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
   }
 }

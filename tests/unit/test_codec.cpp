@@ -198,10 +198,10 @@ TEST(Codec, RejectsShortAndBadHeaders) {
 TEST(Codec, FlagsAreAcceptedOnlyWhereTheyMeanSomething) {
   Request rm = base(Op::kRmdir);
   rm.path = "/d";
-  rm.flags = kFlagCheckOnly;
+  rm.flags = kFlagRmdirPrepare;
   auto d = decode(encode(rm, ""));
   ASSERT_TRUE(d.ok()) << d.status().to_string();
-  EXPECT_EQ(d->flags, kFlagCheckOnly);
+  EXPECT_EQ(d->flags, kFlagRmdirPrepare);
   rm.flags = kFlagRenameDetach;
   EXPECT_EQ(decode(encode(rm, "")).status().err(), EINVAL);
   Request mv = base(Op::kRename);
@@ -209,11 +209,11 @@ TEST(Codec, FlagsAreAcceptedOnlyWhereTheyMeanSomething) {
   mv.path2 = "/b";
   mv.flags = kFlagRenameDetach | kFlagRenameAttach;
   EXPECT_EQ(decode(encode(mv, "")).status().err(), EINVAL);
-  mv.flags = kFlagCheckOnly;
+  mv.flags = kFlagRmdirPrepare;
   EXPECT_EQ(decode(encode(mv, "")).status().err(), EINVAL);
   Request st = base(Op::kStat);
   st.path = "/a";
-  st.flags = kFlagCheckOnly;
+  st.flags = kFlagRmdirPrepare;
   EXPECT_EQ(decode(encode(st, "")).status().err(), EINVAL);
 }
 

@@ -133,7 +133,9 @@ BENCHFS_API off_t benchfs_lseek(int fd, off_t offset, int whence);
 
 /** Pushes the size written through this descriptor to the metadata server
  *  (max semantics). Data is already on the servers. Errors: EBADF, ENOENT
- *  (the file was removed or renamed meanwhile). */
+ *  (another process removed or renamed the file meanwhile). A file this
+ *  process removed while it was open stays usable through its descriptors,
+ *  as in POSIX: its data is freed when the last of them closes. */
 BENCHFS_API int benchfs_fsync(int fd);
 
 /** Fills *st: st_ino, st_mode (S_IFREG / S_IFDIR | permissions), st_nlink,
@@ -142,7 +144,8 @@ BENCHFS_API int benchfs_fsync(int fd);
 BENCHFS_API int benchfs_stat(const char* path, struct stat* st);
 
 /** benchfs_stat of an open file; the size includes this descriptor's
- *  writes not yet pushed. Errors: EBADF, ENOENT (removed meanwhile). */
+ *  writes not yet pushed. A file this process removed while open reports
+ *  st_nlink 0. Errors: EBADF, ENOENT (another process removed it). */
 BENCHFS_API int benchfs_fstat(int fd, struct stat* st);
 
 /** Removes a file and frees its data on every server. Errors: ENOENT,

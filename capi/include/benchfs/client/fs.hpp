@@ -70,6 +70,9 @@ class FileSystem {
   /// One metadata RPC; a non-zero reply status becomes the Status.
   Result<wire::Reply> meta_call(uint32_t server, wire::Request& req, void* recv_buf = nullptr,
                                 size_t recv_cap = 0, bool idempotent = true);
+  /// Frees a removed file's data now, or at the last close of its
+  /// descriptors in this process.
+  Status release_data(uint64_t ino);
   /// Frees the data of `ino` past byte `keep` on every server.
   Status remove_chunks(uint64_t ino, uint64_t keep);
   /// ENOENT for `path`: ENOTDIR instead when an ancestor is a file.

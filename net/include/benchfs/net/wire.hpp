@@ -73,8 +73,11 @@ std::string_view close_reason_name(CloseReason r);
 
 /// Request header flags (each valid with the ops named only).
 inline constexpr uint32_t kFlagNone = 0;
-/// RMDIR: check that the directory could be removed here; change nothing.
-inline constexpr uint32_t kFlagCheckOnly = 1u << 0;
+/// RMDIR phase 1: check that the directory could be removed here and stop
+/// new entries from being made in it until phase 2 or the abort.
+inline constexpr uint32_t kFlagRmdirPrepare = 1u << 0;
+/// RMDIR: undo kFlagRmdirPrepare (another server refused).
+inline constexpr uint32_t kFlagRmdirAbort = 1u << 3;
 /// RENAME across metadata owners, phase 1 on the source's owner: remove the
 /// source entry and return its attributes.
 inline constexpr uint32_t kFlagRenameDetach = 1u << 1;
@@ -83,7 +86,9 @@ inline constexpr uint32_t kFlagRenameDetach = 1u << 1;
 inline constexpr uint32_t kFlagRenameAttach = 1u << 2;
 /// Flags each op accepts.
 constexpr uint32_t allowed_flags(Op op) {
-  return op == Op::kRmdir ? kFlagCheckOnly : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach) : 0;
+  return op == Op::kRmdir    ? (kFlagRmdirPrepare | kFlagRmdirAbort)
+         : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach)
+                             : 0;
 }
 
 /// File types carried in Attr::mode (POSIX S_IFMT bits) and in dirents.

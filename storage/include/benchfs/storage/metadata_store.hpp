@@ -108,6 +108,12 @@ class MetadataStore {
   /// Checks what rmdir would do without changing anything: ENOENT, ENOTDIR
   /// (a file owned here), EBUSY for "/", ENOTEMPTY (children listed here).
   Status rmdir_check(std::string_view path) const;
+  /// rmdir_check, then marks the directory as being removed: from now on
+  /// nothing new is made in it here (ENOENT), so the emptiness checked on
+  /// every server still holds when rmdir follows on all of them.
+  Status rmdir_prepare(std::string_view path);
+  /// Clears rmdir_prepare's mark (another server refused the removal).
+  void rmdir_abort(std::string_view path);
   /// rmdir_check, then removes the directory.
   Status rmdir(std::string_view path);
   /// Up to max_entries children listed here (and at most about max_bytes of
