@@ -549,7 +549,8 @@ void Client::call_all(Call* calls, size_t n) {
     const bool lost = (!call.status && is_connection_error(call.status.err())) ||
                       (call.status && call.reply.status == -ENOTCONN);
     if (lost) {
-      mark_broken(*p.conn, ENOTCONN, "connection closed by the server", /*server_closes=*/call.status.is_ok());
+      mark_broken(*p.conn, ENOTCONN, "connection closed by the server",
+                  /*server_closes=*/call.status.is_ok());
       if (call.idempotent) retry.push_back(slot_call[si]);
     }
     p = Pending{};

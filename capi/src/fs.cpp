@@ -80,16 +80,23 @@ Result<wire::Reply> FileSystem::meta_call(uint32_t server, wire::Request& req, v
   return r;
 }
 
-Status FileSystem::remove_chunks(uint64_t ino, uint64_t keep) {
+std::vector<Call> FileSystem::on_every_server(const wire::Request& req, bool idempotent) {
   std::vector<Call> calls(servers_);
   for (uint32_t s = 0; s < servers_; ++s) {
     calls[s].server = s;
-    calls[s].req.op = wire::Op::kRemoveChunks;
-    calls[s].req.ino = ino;
-    calls[s].req.length = keep;
+    calls[s].req = req;
+    calls[s].idempotent = idempotent;
   }
   client_->call_all(calls.data(), calls.size());
-  for (const Call& c : calls) {
+  return calls;
+}
+
+Status FileSystem::remove_chunks(uint64_t ino, uint64_t keep) {
+  wire::Request req;
+  req.op = wire::Op::kRemoveChunks;
+  req.ino = ino;
+  req.length = keep;
+  for (const Call& c : on_every_server(req)) {
     if (!c.status) return c.status;
     if (auto st = reply_status(c.reply, "remove_chunks"); !st) return st;
   }
@@ -589,15 +596,11 @@ Status FileSystem::mkdir(std::string_view path, uint32_t mode) {
   // Every server at once; the owner's answer decides. Where the owner
   // refuses, the replicas others made are taken back.
   const uint32_t own = owner(path);
-  std::vector<Call> calls(servers_);
-  for (uint32_t s = 0; s < servers_; ++s) {
-    calls[s].server = s;
-    calls[s].req.op = wire::Op::kMkdir;
-    calls[s].req.path = path;
-    calls[s].req.mode = mode & 07777;
-    calls[s].idempotent = false;
-  }
-  client_->call_all(calls.data(), calls.size());
+  wire::Request req;
+  req.op = wire::Op::kMkdir;
+  req.path = path;
+  req.mode = mode & 07777;
+  std::vector<Call> calls = on_every_server(req, /*idempotent=*/false);
   Status st =
       calls[own].status ? reply_status(calls[own].reply, "mkdir " + std::string(path)) : calls[own].status;
   if (st) return st;
@@ -619,16 +622,13 @@ Status FileSystem::rmdir(std::string_view path) {
   if (auto st = check_path(path); !st) return st;
   if (path == "/") return Status(EBUSY, "cannot remove /");
   const uint32_t own = owner(path);
-  std::vector<Call> calls(servers_);
-  for (uint32_t s = 0; s < servers_; ++s) {
-    calls[s].server = s;
-    calls[s].req.op = wire::Op::kRmdir;
-    calls[s].req.flags = wire::kFlagRmdirPrepare;
-    calls[s].req.path = path;
-  }
   // Phase 1, on every server: empty here? Then take no new entries (so a
   // create racing this rmdir fails instead of leaving an orphan).
-  client_->call_all(calls.data(), calls.size());
+  wire::Request req;
+  req.op = wire::Op::kRmdir;
+  req.flags = wire::kFlagRmdirPrepare;
+  req.path = path;
+  std::vector<Call> calls = on_every_server(req);
   Status refused;
   if (!calls[own].status) {
     refused = calls[own].status;
@@ -706,12 +706,9 @@ Result<size_t> FileSystem::readdir(std::string_view path,
 }
 
 Result<FsTotals> FileSystem::statfs() {
-  std::vector<Call> calls(servers_);
-  for (uint32_t s = 0; s < servers_; ++s) {
-    calls[s].server = s;
-    calls[s].req.op = wire::Op::kStatfs;
-  }
-  client_->call_all(calls.data(), calls.size());
+  wire::Request req;
+  req.op = wire::Op::kStatfs;
+  std::vector<Call> calls = on_every_server(req);
   FsTotals t;
   for (const Call& c : calls) {
     if (!c.status) return c.status;

@@ -24,8 +24,7 @@
 
 static int fail(const char* step) {
   int err = errno;
-  fprintf(stderr, "hello: %s failed: %s (errno %d): %s\n", step, strerror(err), err,
-          benchfs_last_error());
+  fprintf(stderr, "hello: %s failed: %s (errno %d): %s\n", step, strerror(err), err, benchfs_last_error());
   return 1;
 }
 
@@ -72,8 +71,7 @@ static int exercise_file(unsigned char* out, unsigned char* in) {
   if (memcmp(in, out, FILE_SIZE) != 0) {
     for (i = 0; i < FILE_SIZE && in[i] == out[i]; ++i) {
     }
-    fprintf(stderr, "hello: data read back differs at byte %zu (0x%02x, wrote 0x%02x)\n", i,
-            in[i], out[i]);
+    fprintf(stderr, "hello: data read back differs at byte %zu (0x%02x, wrote 0x%02x)\n", i, in[i], out[i]);
     return 1;
   }
   if (benchfs_close(fd) != 0) return fail("benchfs_close (reader)");

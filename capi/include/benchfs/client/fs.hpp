@@ -70,6 +70,8 @@ class FileSystem {
   /// One metadata RPC; a non-zero reply status becomes the Status.
   Result<wire::Reply> meta_call(uint32_t server, wire::Request& req, void* recv_buf = nullptr,
                                 size_t recv_cap = 0, bool idempotent = true);
+  /// Sends req to every server at once; the calls' results in server order.
+  std::vector<Call> on_every_server(const wire::Request& req, bool idempotent = true);
   /// Frees a removed file's data now, or at the last close of its
   /// descriptors in this process.
   Status release_data(uint64_t ino);
