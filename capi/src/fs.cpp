@@ -56,9 +56,10 @@ FileSystem::~FileSystem() = default;
 
 uint32_t FileSystem::owner(std::string_view path) const { return storage::metadata_owner(path, servers_); }
 
-std::shared_ptr<FileSystem::File> FileSystem::get(int fd) const {
+Result<std::shared_ptr<FileSystem::File>> FileSystem::file(int fd) const {
   std::shared_lock lock(fds_mu_);
-  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size()) return nullptr;
+  if (fd < 0 || static_cast<size_t>(fd) >= fds_.size() || !fds_[static_cast<size_t>(fd)])
+    return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
   return fds_[static_cast<size_t>(fd)];
 }
 
@@ -225,8 +226,9 @@ Status FileSystem::push_size(File& f) {
 }
 
 Status FileSystem::fsync(int fd) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   std::lock_guard lock(f->mu);
   return push_size(*f);
 }
@@ -246,7 +248,7 @@ Result<uint64_t> FileSystem::file_size(File& f, bool refresh) {
 
 // --------------------------------------------------------------- data I/O
 
-Status FileSystem::chunk_io(File& f, bool write, std::byte* buf, size_t len, uint64_t offset) {
+Status FileSystem::chunk_io(uint64_t ino, bool write, std::byte* buf, size_t len, uint64_t offset) {
   const uint64_t cs = chunk_size_;
   const uint64_t first = offset / cs;
   const uint64_t last = (offset + len - 1) / cs;
@@ -255,9 +257,9 @@ Status FileSystem::chunk_io(File& f, bool write, std::byte* buf, size_t len, uin
     const uint64_t lo = std::max(offset, k * cs);
     const uint64_t hi = std::min(offset + len, (k + 1) * cs);
     c = Call{};
-    c.server = storage::chunk_holder(f.ino, k, servers_);
+    c.server = storage::chunk_holder(ino, k, servers_);
     c.req.op = op;
-    c.req.ino = f.ino;
+    c.req.ino = ino;
     c.req.index = k;
     c.req.offset = lo - k * cs;
     c.req.length = hi - lo;
@@ -297,8 +299,8 @@ Status FileSystem::chunk_io(File& f, bool write, std::byte* buf, size_t len, uin
         continue;
       }
       if (c.reply.status != 0)
-        return Status(-c.reply.status, std::string(wire::op_name(op)) + " of " + f.path + " chunk " +
-                                           std::to_string(c.req.index));
+        return Status(-c.reply.status, std::string(wire::op_name(op)) + " of inode " + std::to_string(ino) +
+                                           " chunk " + std::to_string(c.req.index));
       if (!write && c.reply.length < c.req.length) {
         // Past the chunk's data: a hole, which reads as zeros.
         std::memset(static_cast<std::byte*>(c.recv_buf) + c.reply.length, 0, c.req.length - c.reply.length);
@@ -312,25 +314,17 @@ Status FileSystem::chunk_io(File& f, bool write, std::byte* buf, size_t len, uin
 }
 
 Result<size_t> FileSystem::pwrite(int fd, const void* buf, size_t len, int64_t offset) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   if (!f->writable()) return Status(EBADF, "descriptor " + std::to_string(fd) + " is not open for writing");
   if (offset < 0) return Status(EINVAL, "negative offset");
   if (len > static_cast<size_t>(SSIZE_MAX) || static_cast<uint64_t>(offset) > UINT64_MAX / 2 - len)
     return Status(EINVAL, "offset + length overflows");
   if (len == 0) return size_t{0};
   if (buf == nullptr) return Status(EFAULT, "null buffer");
-  std::string path;
-  uint64_t ino;
-  {
-    std::lock_guard lock(f->mu);
-    ino = f->ino;
-    path = f->path;
-  }
-  File view;
-  view.ino = ino;
-  view.path = path;
-  if (auto st = chunk_io(view, true, static_cast<std::byte*>(const_cast<void*>(buf)), len,
+  // The inode never changes after open (a rename changes the path only).
+  if (auto st = chunk_io(f->ino, true, static_cast<std::byte*>(const_cast<void*>(buf)), len,
                          static_cast<uint64_t>(offset));
       !st)
     return st;
@@ -340,8 +334,9 @@ Result<size_t> FileSystem::pwrite(int fd, const void* buf, size_t len, int64_t o
 }
 
 Result<size_t> FileSystem::pread(int fd, void* buf, size_t len, int64_t offset) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   if (f->is_dir) return Status(EISDIR, "descriptor " + std::to_string(fd) + " is a directory");
   if (!f->readable()) return Status(EBADF, "descriptor " + std::to_string(fd) + " is not open for reading");
   if (offset < 0) return Status(EINVAL, "negative offset");
@@ -349,7 +344,6 @@ Result<size_t> FileSystem::pread(int fd, void* buf, size_t len, int64_t offset) 
   if (len == 0) return size_t{0};
   if (buf == nullptr) return Status(EFAULT, "null buffer");
   const auto off = static_cast<uint64_t>(offset);
-  File view;
   uint64_t size;
   {
     std::lock_guard lock(f->mu);
@@ -358,18 +352,17 @@ Result<size_t> FileSystem::pread(int fd, void* buf, size_t len, int64_t offset) 
     if (*sz < off + len) sz = file_size(*f, true);
     if (!sz) return sz.status();
     size = *sz;
-    view.ino = f->ino;
-    view.path = f->path;
   }
   if (off >= size) return size_t{0};
   const size_t n = static_cast<size_t>(std::min<uint64_t>(len, size - off));
-  if (auto st = chunk_io(view, false, static_cast<std::byte*>(buf), n, off); !st) return st;
+  if (auto st = chunk_io(f->ino, false, static_cast<std::byte*>(buf), n, off); !st) return st;
   return n;
 }
 
 Result<size_t> FileSystem::write(int fd, const void* buf, size_t len) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   uint64_t at;
   {
     std::lock_guard lock(f->mu);
@@ -388,8 +381,9 @@ Result<size_t> FileSystem::write(int fd, const void* buf, size_t len) {
 }
 
 Result<size_t> FileSystem::read(int fd, void* buf, size_t len) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   uint64_t at;
   {
     std::lock_guard lock(f->mu);
@@ -403,8 +397,9 @@ Result<size_t> FileSystem::read(int fd, void* buf, size_t len) {
 }
 
 Result<int64_t> FileSystem::lseek(int fd, int64_t offset, int whence) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   std::lock_guard lock(f->mu);
   int64_t base;
   switch (whence) {
@@ -451,8 +446,9 @@ Result<wire::Attr> FileSystem::stat(std::string_view path) {
 }
 
 Result<wire::Attr> FileSystem::fstat(int fd) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   std::string path;
   {
     std::lock_guard lock(f->mu);
@@ -504,8 +500,9 @@ Status FileSystem::truncate(std::string_view path, int64_t length) {
 }
 
 Status FileSystem::ftruncate(int fd, int64_t length) {
-  auto f = get(fd);
-  if (!f) return Status(EBADF, "bad BenchFS file descriptor " + std::to_string(fd));
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
   if (!f->writable()) return Status(EINVAL, "descriptor " + std::to_string(fd) + " is not open for writing");
   std::string path;
   {

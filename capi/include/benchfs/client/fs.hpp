@@ -65,7 +65,8 @@ class FileSystem {
 
  private:
   struct File;
-  std::shared_ptr<File> get(int fd) const;
+  /// The open file behind fd, or EBADF.
+  Result<std::shared_ptr<File>> file(int fd) const;
   uint32_t owner(std::string_view path) const;
   /// One metadata RPC; a non-zero reply status becomes the Status.
   Result<wire::Reply> meta_call(uint32_t server, wire::Request& req, void* recv_buf = nullptr,
@@ -86,7 +87,8 @@ class FileSystem {
   /// The file's size as far as this process knows, asking the owner first
   /// when `refresh`.
   Result<uint64_t> file_size(File& f, bool refresh);
-  Status chunk_io(File& f, bool write, std::byte* buf, size_t len, uint64_t offset);
+  /// Chunk RPCs for [offset, offset + len) of inode ino, straight from / into buf.
+  Status chunk_io(uint64_t ino, bool write, std::byte* buf, size_t len, uint64_t offset);
   /// Lowers what the open descriptors of `ino` remember writing (truncate).
   void clamp_written(uint64_t ino, uint64_t size);
 
