@@ -28,13 +28,11 @@
 #include "benchfs/benchfs.h"
 #include "benchfs/core/clock.hpp"
 #include "benchfs/storage/placement.hpp"
+#include "fs_fixture.hpp"
 #include "harness.hpp"
 
 using benchfs::now_ns;
-using benchfs::Status;
 using benchfs::test::JobOptions;
-using benchfs::test::ServerJob;
-using benchfs::test::TempDir;
 
 namespace {
 
@@ -132,18 +130,9 @@ std::string path_on(const std::string& prefix, uint32_t owner, int skip = 0) {
   }
 }
 
-class FsErrors : public ::testing::Test {
+class FsErrors : public benchfs::test::FsJobTest {
  protected:
-  void TearDown() override {
-    if (initialized_) {
-      benchfs_finalize();
-      initialized_ = false;
-    }
-    if (HasFailure() && job_) {
-      job_->kill_all();
-      std::printf("---- server log ----\n%s\n---- end of server log ----\n", job_->log().c_str());
-    }
-  }
+  FsErrors() : FsJobTest("benchfs-fserr") {}
 
   // Starts `ranks` servers (1 progress thread each, chunk 64 KiB, plus
   // `extra` options) and initializes the C API against them.
@@ -155,19 +144,7 @@ class FsErrors : public ::testing::Test {
     opts.extra_args = {"--chunk-size", "64k"};
     for (auto& e : extra) opts.extra_args.push_back(std::move(e));
     opts.env = std::move(env);
-    job_ = std::make_unique<ServerJob>(dir_.path(), opts);
-    const Status st = job_->wait_ready(60000);
-    ASSERT_TRUE(st.is_ok()) << st.to_string();
-    registry_ = job_->registry();
-    benchfs_config cfg;
-    benchfs_config_init(&cfg);
-    cfg.registry = registry_.c_str();
-    cfg.prewarm = 1;
-    cfg.rpc_timeout_ms = rpc_timeout_ms;
-    cfg.wait_ready_ms = 10000;
-    ASSERT_EQ(benchfs_init(&cfg), 0) << errname(errno) << ": " << benchfs_last_error();
-    initialized_ = true;
-    ASSERT_EQ(benchfs_server_count(), ranks);
+    ASSERT_NO_FATAL_FAILURE(start_job(opts, rpc_timeout_ms));
     ASSERT_EQ(benchfs_chunk_size(), static_cast<long long>(kChunk)) << benchfs_last_error();
   }
 
@@ -182,11 +159,6 @@ class FsErrors : public ::testing::Test {
     }
     ASSERT_EQ(benchfs_close(fd), 0) << "close " << path << ": " << errname(errno);
   }
-
-  TempDir dir_{"benchfs-fserr"};
-  std::unique_ptr<ServerJob> job_;
-  std::string registry_;
-  bool initialized_ = false;
 };
 
 }  // namespace

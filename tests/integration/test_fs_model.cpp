@@ -35,12 +35,10 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
+#include "fs_fixture.hpp"
 #include "harness.hpp"
 
-using benchfs::Status;
 using benchfs::test::JobOptions;
-using benchfs::test::ServerJob;
-using benchfs::test::TempDir;
 
 namespace {
 
@@ -857,43 +855,18 @@ std::string check_file_bytes(const std::string& p, const std::string& want) {
   return got == want ? "" : p + " holds \"" + got + "\"";
 }
 
-class FsModel : public ::testing::Test {
+class FsModel : public benchfs::test::FsJobTest {
  protected:
-  void TearDown() override {
-    if (initialized_) {
-      benchfs_finalize();
-      initialized_ = false;
-    }
-    if (HasFailure() && job_) {
-      job_->kill_all();
-      std::printf("---- server log ----\n%s\n---- end of server log ----\n", job_->log().c_str());
-    }
-  }
+  FsModel() : FsJobTest("benchfs-fsmodel") {}
 
   void start() {
     JobOptions opts;
     opts.ranks = 2;
     opts.threads = 1;
     opts.extra_args = {"--chunk-size", "64k"};
-    job_ = std::make_unique<ServerJob>(dir_.path(), opts);
-    const Status st = job_->wait_ready(60000);
-    ASSERT_TRUE(st.is_ok()) << st.to_string();
-    registry_ = job_->registry();
-    benchfs_config cfg;
-    benchfs_config_init(&cfg);
-    cfg.registry = registry_.c_str();
-    cfg.prewarm = 1;
-    cfg.rpc_timeout_ms = 20000;
-    cfg.wait_ready_ms = 10000;
-    ASSERT_EQ(benchfs_init(&cfg), 0) << errname(errno) << ": " << benchfs_last_error();
-    initialized_ = true;
+    ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
     ASSERT_EQ(benchfs_chunk_size(), static_cast<long long>(kChunk)) << benchfs_last_error();
   }
-
-  TempDir dir_{"benchfs-fsmodel"};
-  std::unique_ptr<ServerJob> job_;
-  std::string registry_;
-  bool initialized_ = false;
 };
 
 }  // namespace

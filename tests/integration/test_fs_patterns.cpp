@@ -25,12 +25,10 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
+#include "fs_fixture.hpp"
 #include "harness.hpp"
 
-using benchfs::Status;
 using benchfs::test::JobOptions;
-using benchfs::test::ServerJob;
-using benchfs::test::TempDir;
 
 namespace {
 
@@ -102,18 +100,9 @@ class Failures {
   int count_ = 0;
 };
 
-class FsPatterns : public ::testing::Test {
+class FsPatterns : public benchfs::test::FsJobTest {
  protected:
-  void TearDown() override {
-    if (initialized_) {
-      benchfs_finalize();
-      initialized_ = false;
-    }
-    if (HasFailure() && job_) {
-      job_->kill_all();
-      std::printf("---- server log ----\n%s\n---- end of server log ----\n", job_->log().c_str());
-    }
-  }
+  FsPatterns() : FsJobTest("benchfs-fspat") {}
 
   // 2 servers, 1 progress thread each, chunk 64 KiB, a 256 MiB limit each
   // (so that statfs reports exact capacity and use).
@@ -122,18 +111,7 @@ class FsPatterns : public ::testing::Test {
     opts.ranks = 2;
     opts.threads = 1;
     opts.extra_args = {"--chunk-size", "64k", "--memory-limit", "256m"};
-    job_ = std::make_unique<ServerJob>(dir_.path(), opts);
-    const Status st = job_->wait_ready(60000);
-    ASSERT_TRUE(st.is_ok()) << st.to_string();
-    registry_ = job_->registry();
-    benchfs_config cfg;
-    benchfs_config_init(&cfg);
-    cfg.registry = registry_.c_str();
-    cfg.prewarm = 1;
-    cfg.rpc_timeout_ms = 20000;
-    cfg.wait_ready_ms = 10000;
-    ASSERT_EQ(benchfs_init(&cfg), 0) << why();
-    initialized_ = true;
+    ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
     ASSERT_EQ(benchfs_chunk_size(), static_cast<long long>(kChunk)) << why();
     struct statvfs vfs {};
     ASSERT_EQ(benchfs_statfs("/", &vfs), 0) << why();
@@ -175,11 +153,6 @@ class FsPatterns : public ::testing::Test {
       EXPECT_EQ(store["files"].get<uint64_t>(), 0u) << "every file was unlinked: " << store.dump();
     }
   }
-
-  TempDir dir_{"benchfs-fspat"};
-  std::unique_ptr<ServerJob> job_;
-  std::string registry_;
-  bool initialized_ = false;
 };
 
 constexpr int kTasks = 4;
