@@ -186,14 +186,7 @@ void write_recv_done(void* request, ucs_status_t status, size_t length, void* us
   if (request != nullptr) ucp_request_free(request);
   if (status == UCS_OK && length == ctx->write.length()) ctx->write.commit();
   ctx->write.reset();
-  if (t.conn_of(ctx) == nullptr) {  // client gone meanwhile
-    t.release_ctx(ctx);
-    return;
-  }
-  if (status != UCS_OK) {
-    t.reply_error(ctx, net::ucs_to_errno(status));
-    return;
-  }
+  if (!t.receive_done(ctx, status)) return;
   wire::Reply rep;
   rep.length = length;
   t.reply(ctx, rep);

@@ -63,14 +63,7 @@ void ping_recv_done(void* request, ucs_status_t status, size_t length, void* use
   auto* ctx = static_cast<OpCtx*>(user_data);
   ProgressThread& t = *ctx->thread;
   if (request != nullptr) ucp_request_free(request);
-  if (t.conn_of(ctx) == nullptr) {  // client gone meanwhile
-    t.release_ctx(ctx);
-    return;
-  }
-  if (status != UCS_OK) {
-    t.reply_error(ctx, net::ucs_to_errno(status));
-    return;
-  }
+  if (!t.receive_done(ctx, status)) return;
   wire::Reply r;
   r.length = length;
   t.reply(ctx, r, ctx->buf.data(), length);

@@ -336,6 +336,18 @@ bool ProgressThread::reply(OpCtx* ctx, wire::Reply& r, const void* data, size_t 
   return send_reply(ctx, data, len);
 }
 
+bool ProgressThread::receive_done(OpCtx* ctx, ucs_status_t status) {
+  if (conn_of(ctx) == nullptr) {  // client gone meanwhile
+    release_ctx(ctx);
+    return false;
+  }
+  if (status != UCS_OK) {
+    reply_error(ctx, net::ucs_to_errno(status));
+    return false;
+  }
+  return true;
+}
+
 Conn* ProgressThread::conn_of(const OpCtx* ctx) {
   Conn* c = find_conn(ctx->ep);
   return (c != nullptr && c->id == ctx->conn_id) ? c : nullptr;

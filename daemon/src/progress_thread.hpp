@@ -90,6 +90,10 @@ class ProgressThread {
   /// Encodes `r` (op and request id taken from ctx) and sends it.
   bool reply(OpCtx* ctx, wire::Reply& r, const void* data = nullptr, size_t len = 0);
   void reply_error(OpCtx* ctx, int err);
+  /// The end of a rendezvous receive for ctx: recycles ctx if its client is
+  /// gone, answers the error if the receive failed. True when neither
+  /// happened and the caller should send its reply.
+  bool receive_done(OpCtx* ctx, ucs_status_t status);
   /// The connection ctx was received on, if it is still open.
   Conn* conn_of(const OpCtx* ctx);
   Conn* find_conn(ucp_ep_h ep);
