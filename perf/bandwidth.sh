@@ -6,13 +6,20 @@
 # stops them, then runs ucx_perftest at every size (so that the servers'
 # progress threads do not compete with it); the table shows the median over
 # rounds (min-max) and the ratios of our medians to ucp_am_bw's. An untimed
-# io run after each server start warms up connections and server memory.
+# io run after each server start writes (and removes) as much as one phase
+# does, so connections are up and the servers' buffer pools hold resident
+# memory for the timed phases, as ucp_am_bw's reused buffers are (a fresh
+# page costs ~400 us per MiB to fault in on this machine: --no-warmup shows
+# first-write figures).
 # ucp_am_bw counts a message sent when the sender is done with it, so on a
 # busy machine it swings widely between rounds: see its min-max.
 # All bandwidths are MiB/s (2^20 B/s; ucx_perftest's "MB/s" is 2^20 B/s too).
 #   perf/bandwidth.sh [--sizes 4k,16k,64k,256k,1m,4m] [--servers 1] [--threads 1] [--clients 1]
 #                     [--block 16m] [--segments 4] [--rounds 3] [--poll adaptive] [--verify]
-#                     [--no-warmup] [--out DIR] [--no-plot]
+#                     [--no-warmup] [--malloc-buffer] [--out DIR] [--no-plot]
+# --malloc-buffer: clients transfer from plain heap buffers as IOR does
+# (default: huge-page backed, as ucx_perftest's; pinning small pages for a
+# cross-process copy costs about half the bandwidth at 1 MiB).
 # --block: bytes per client rank per segment (a multiple of every size);
 # each rank moves block x segments bytes per phase. --out (default
 # /tmp/benchfs-bandwidth-<date>) receives bandwidth.csv (every measurement,
@@ -30,7 +37,8 @@ VERIFY=
 OUT=
 PLOT=1
 WARMUP=1
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+BUFFER=
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --sizes) SIZES=$2; shift 2 ;;
@@ -45,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift 2 ;;
     --no-plot) PLOT=; shift ;;
     --no-warmup) WARMUP=; shift ;;
+    --malloc-buffer) BUFFER=--malloc-buffer; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -80,6 +89,7 @@ echo "round,source,mode,size,phase,mib_per_s,ops_per_s,errors,seconds,load" >"$c
 trap '[[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
 
 per_rank=$((block_bytes * SEGMENTS))
+warm_xfer=$((block_bytes % (1 << 20) == 0 ? 1 << 20 : block_bytes))
 echo "BenchFS io bandwidth vs ucx_perftest ucp_am_bw, MiB/s (2^20 B/s); $SERVERS server(s) x $THREADS" \
   "thread(s), $CLIENTS client rank(s), $(numfmt --to=iec-i --suffix=B "$per_rank") per rank per phase," \
   "poll $POLL, $ROUNDS round(s)${VERIFY:+, verified}"
@@ -91,7 +101,8 @@ for round in $(seq "$ROUNDS"); do
   start_servers "$dir" "$SERVERS" "$THREADS" --poll "$POLL"
   if [[ -n $WARMUP ]]; then
     mpirun -np "$CLIENTS" --bind-to none --oversubscribe "$BIN/perf/benchfs_bench" io --registry "$dir/registry" \
-      -t 1m -b 4m -s 2 -F --poll "$POLL" --dir /bandwidth.warmup --json >"$dir/warmup.json" 2>&1 ||
+      -t "$warm_xfer" -b "$block_bytes" -s "$SEGMENTS" -F --write --poll "$POLL" --dir /bandwidth.warmup --json \
+      >"$dir/warmup.json" 2>&1 ||
       { echo "round $round: warm-up io run failed:" >&2; tail -20 "$dir/warmup.json" >&2; failed=1; }
   fi
   for mode in fpp shared; do
@@ -102,6 +113,7 @@ for round in $(seq "$ROUNDS"); do
       io_args=(-t "$b" -b "$block_bytes" -s "$SEGMENTS" --write --read --poll "$POLL" --dir /bandwidth --json)
       [[ $mode == fpp ]] && io_args+=(-F)
       [[ -n $VERIFY ]] && io_args+=(--verify)
+      [[ -n $BUFFER ]] && io_args+=("$BUFFER")
       rc=0
       mpirun -np "$CLIENTS" --bind-to none --oversubscribe "$BIN/perf/benchfs_bench" io \
         --registry "$dir/registry" "${io_args[@]}" >"$json" 2>"$json.err" || rc=$?

@@ -43,6 +43,17 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
                  "Most bytes of file data this server holds (k/m/g suffixes; 0 = no limit); writes past "
                  "it fail with ENOSPC")
       ->capture_default_str();
+  std::string buffer_pool = "1g";
+  app.add_option("--buffer-pool", buffer_pool,
+                 "Freed chunk buffers kept resident for the next writes (k/m/g suffixes; 0 = none)")
+      ->capture_default_str();
+  std::string prefault = "0";
+  app.add_option("--prefault", prefault,
+                 "Chunk buffer memory to make resident at start, so the first writes find it warm "
+                 "(k/m/g suffixes; at most --buffer-pool)")
+      ->capture_default_str();
+  app.add_flag("--no-huge-pages{false}", opts.huge_pages,
+               "Do not advise chunk buffers for transparent huge pages");
   app.add_option("--client-capacity", opts.client_capacity,
                  "Registered clients kept before the least recently used is evicted")
       ->capture_default_str()
@@ -94,6 +105,15 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
     return 2;
   }
   opts.memory_limit = *limit;
+  for (auto [name, text, out] : {std::tuple{"--buffer-pool", &buffer_pool, &opts.buffer_pool},
+                                 std::tuple{"--prefault", &prefault, &opts.prefault}}) {
+    auto v = benchfs::parse_size(*text);
+    if (!v) {
+      std::fprintf(stderr, "benchfsd_mt: %s: %s\n", name, v.status().message().c_str());
+      return 2;
+    }
+    *out = *v;
+  }
   opts.listener_multi = listener_mode == "multi";
   opts.progress_multi = progress_mode == "multi";
   opts.poll = *benchfs::net::parse_poll_mode(poll);

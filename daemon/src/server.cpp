@@ -80,7 +80,14 @@ void ServerImpl::start() {
     spdlog::warn("node {}: using rank 0's chunk size {} instead of {}", boot_.rank, format_size(chunk_size_),
                  format_size(opts_.chunk_size));
 
-  chunks_ = std::make_unique<storage::ChunkStore>(chunk_size_, opts_.memory_limit);
+  chunks_ = std::make_unique<storage::ChunkStore>(chunk_size_, opts_.memory_limit,
+                                                  storage::PoolOptions{opts_.buffer_pool, opts_.huge_pages});
+  if (opts_.prefault != 0) {
+    const uint64_t t0 = now_ns();
+    const uint64_t warm = chunks_->prefault(opts_.prefault);
+    spdlog::info("node {}: {} of chunk buffers resident in {:.0f} ms", boot_.rank, format_size(warm),
+                 static_cast<double>(now_ns() - t0) / 1e6);
+  }
   meta_ = std::make_unique<storage::MetadataStore>(boot_.rank, boot_.size);
   plan_threads();
   auto mode_of = [](bool multi) { return multi ? UCS_THREAD_MODE_MULTI : UCS_THREAD_MODE_SINGLE; };
@@ -239,6 +246,9 @@ nlohmann::json ServerImpl::stats_json() const {
     j["store"] = {{"bytes_used", cs.bytes_used}, {"chunks", cs.chunks},   {"memory_limit", cs.memory_limit},
                   {"capacity", capacity()},      {"enospc", cs.enospc},   {"grow_refused", cs.grow_refused},
                   {"files", ms.files},           {"directories", ms.dirs}};
+    j["store"]["pool"] = {{"buffer_size", cs.pool.buffer_size}, {"mapped_bytes", cs.pool.mapped_bytes},
+                          {"warm_bytes", cs.pool.warm_bytes},   {"cold_bytes", cs.pool.cold_bytes},
+                          {"in_use", cs.pool.in_use},           {"reused_warm", cs.pool.reused_warm}};
   }
   j["ops"] = ops_json(totals_, tick_rate_.per_ns());
   j["data_path"] = {{"writes_rndv", totals_.writes_rndv},

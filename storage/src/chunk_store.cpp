@@ -17,17 +17,11 @@ namespace {
 constexpr uint64_t kMinSmallCapacity = 4096;
 constexpr size_t kBufferAlign = 4096;
 
-// Zero-filled buffer. Small ones are page aligned and cleared by hand; large
-// ones come from calloc, whose fresh mmap'd pages are zero without touching
-// them (a 1 MiB chunk written once costs no extra pass).
-std::byte* allocate_zeroed(uint64_t capacity) {
+// Zero-filled small buffer (page aligned).
+std::byte* allocate_small(uint64_t capacity) {
   void* p = nullptr;
-  if (capacity <= 2 * kSmallChunkLimit) {
-    if (posix_memalign(&p, kBufferAlign, capacity) != 0) return nullptr;
-    std::memset(p, 0, capacity);
-  } else {
-    p = std::calloc(1, capacity);
-  }
+  if (posix_memalign(&p, kBufferAlign, capacity) != 0) return nullptr;
+  std::memset(p, 0, capacity);
   return static_cast<std::byte*>(p);
 }
 
@@ -60,15 +54,20 @@ void atomic_max(std::atomic<uint64_t>& a, uint64_t v) {
 
 }  // namespace
 
-// One chunk: buffer, its capacity and the live lease count are guarded by mu;
-// the valid length is atomic so commits need not take the mutex for it.
-// The destructor returns the capacity to the store, so the store must outlive
-// every Chunk (and therefore every lease).
+// One chunk: buffer, its capacity, the zeroed watermark and the live lease
+// count are guarded by mu; the valid length is atomic so commits need not
+// take the mutex for it. Full-size buffers come from the store's pool and
+// may hold an earlier chunk's bytes: every byte below zero_from_ is zero or
+// data (written or being received), bytes at or past it are undefined, and
+// claim_locked() zeroes the gap a write leaves below its offset (a write
+// covering the chunk from 0 zeroes nothing). valid_ <= zero_from_ always.
+// The destructor returns the capacity to the store, so the store must
+// outlive every Chunk (and therefore every lease).
 class Chunk {
  public:
   explicit Chunk(ChunkStore* store) : store_(store) {}
   ~Chunk() {
-    std::free(buf_);
+    free_buffer(buf_, capacity_);
     if (capacity_ != 0) store_->release(capacity_);
   }
   Chunk(const Chunk&) = delete;
@@ -77,9 +76,11 @@ class Chunk {
   // Gives the chunk its first buffer (capacity already reserved).
   bool init(uint64_t capacity) {
     std::lock_guard lock(mu_);
-    buf_ = allocate_zeroed(capacity);
+    bool zeroed = false;
+    buf_ = allocate(capacity, zeroed);
     if (buf_ == nullptr) return false;
     capacity_ = capacity;
+    zero_from_ = zeroed ? capacity : 0;
     return true;
   }
 
@@ -95,25 +96,70 @@ class Chunk {
     uint64_t cap = capacity_;
     while (cap < end && cap < chunk_size) cap = std::min(cap * 2, chunk_size);
     if (!store_->reserve(cap - capacity_)) return Status(ENOSPC, "chunk store memory limit");
-    std::byte* nb = allocate_zeroed(cap);
+    bool zeroed = false;
+    std::byte* nb = allocate(cap, zeroed);
     if (nb == nullptr) {
       store_->release(cap - capacity_);
       return Status(ENOMEM, "chunk buffer allocation");
     }
     std::memcpy(nb, buf_, capacity_);
-    std::free(buf_);
+    free_buffer(buf_, capacity_);
     buf_ = nb;
+    zero_from_ = zeroed ? cap : std::min(zero_from_, capacity_);
     capacity_ = cap;
     return Status::ok();
+  }
+
+  // With mu_ held: [offset, end) is about to be written; zeroes the
+  // undefined bytes below offset so the range never exposes old bytes.
+  void claim_locked(uint64_t offset, uint64_t end) {
+    if (offset > zero_from_) std::memset(buf_ + zero_from_, 0, offset - zero_from_);
+    zero_from_ = std::max(zero_from_, end);
+  }
+
+  // With mu_ held: a write lease on [offset, end) ends without commit.
+  // When it is the only lease, nothing past max(offset, valid) is data, so
+  // its bytes (perhaps half received) become undefined again and no later
+  // read can see them: the next write past them zeroes them first. (With
+  // other writers in flight the bytes stay, as any racing overwrite would.)
+  void abandon_locked(uint64_t offset, uint64_t end) {
+    const uint64_t valid = valid_.load(std::memory_order_relaxed);
+    if (leases_ == 1 && valid < end) zero_from_ = std::min(zero_from_, std::max(offset, valid));
+  }
+
+  // With mu_ held: the file ends at `cut` inside this chunk.
+  void trim_locked(uint64_t cut) {
+    const uint64_t valid = valid_.load(std::memory_order_relaxed);
+    if (valid > cut) valid_.store(cut, std::memory_order_release);
+    zero_from_ = std::min(zero_from_, cut);
   }
 
   std::mutex mu_;
   std::byte* buf_ = nullptr;
   uint64_t capacity_ = 0;
+  uint64_t zero_from_ = 0;
   uint32_t leases_ = 0;
   std::atomic<uint64_t> valid_{0};
 
  private:
+  std::byte* allocate(uint64_t capacity, bool& zeroed) {
+    if (capacity == store_->chunk_size_) {
+      BufferPool::Buffer b = store_->pool_.acquire();
+      zeroed = b.zeroed;
+      return b.data;
+    }
+    zeroed = true;
+    return allocate_small(capacity);
+  }
+  void free_buffer(std::byte* buf, uint64_t capacity) {
+    if (buf == nullptr) return;
+    if (capacity == store_->chunk_size_) {
+      store_->pool_.release(buf);
+    } else {
+      std::free(buf);
+    }
+  }
+
   ChunkStore* store_;
 };
 
@@ -211,12 +257,19 @@ WriteLease::~WriteLease() { reset(); }
 void WriteLease::commit() {
   if (!chunk_) return;
   atomic_max(chunk_->valid_, offset_ + length_);
-  reset();
+  drop_lease(*chunk_);
+  chunk_.reset();
+  dst_ = nullptr;
+  length_ = 0;
 }
 
 void WriteLease::reset() {
   if (!chunk_) return;
-  drop_lease(*chunk_);
+  {
+    std::lock_guard lock(chunk_->mu_);
+    chunk_->abandon_locked(offset_, offset_ + length_);
+    --chunk_->leases_;
+  }
   chunk_.reset();
   dst_ = nullptr;
   length_ = 0;
@@ -250,13 +303,23 @@ void ReadLease::reset() {
 
 // ---- store ----
 
-ChunkStore::ChunkStore(uint64_t chunk_size, uint64_t memory_limit)
-    : chunk_size_(chunk_size), limit_(memory_limit), impl_(std::make_unique<Impl>()) {
+namespace {
+PoolOptions capped(PoolOptions o, uint64_t limit) {
+  if (limit != 0) o.retain = std::min(o.retain, limit);
+  return o;
+}
+}  // namespace
+
+ChunkStore::ChunkStore(uint64_t chunk_size, uint64_t memory_limit, PoolOptions pool)
+    : chunk_size_(chunk_size),
+      limit_(memory_limit),
+      pool_(chunk_size == 0 ? 1 : chunk_size, capped(pool, memory_limit)),
+      impl_(std::make_unique<Impl>()) {
   if (chunk_size_ == 0) throw Error(EINVAL, "chunk size must be > 0");
 }
 
-// impl_ is destroyed before used_ (declaration order), so chunks freed here
-// can still return their bytes.
+// impl_ is destroyed before pool_ and used_ (declaration order), so chunks
+// freed here can still return their buffers and bytes.
 ChunkStore::~ChunkStore() = default;
 
 bool ChunkStore::reserve(uint64_t bytes) {
@@ -283,6 +346,7 @@ Result<WriteLease> ChunkStore::begin_write(ChunkKey key, uint64_t offset, uint64
     std::lock_guard lock(c->mu_);
     Status st = c->ensure_capacity_locked(end, chunk_size_, grow_refused_);
     if (!st.is_ok()) return st;
+    c->claim_locked(offset, end);
     ++c->leases_;
     lease.dst_ = c->buf_ + offset;
   }
@@ -303,6 +367,7 @@ Status ChunkStore::write(ChunkKey key, uint64_t offset, const void* src, uint64_
   std::lock_guard lock(c.mu_);
   Status st = c.ensure_capacity_locked(end, chunk_size_, grow_refused_);
   if (!st.is_ok()) return st;
+  c.claim_locked(offset, end);
   std::memcpy(c.buf_ + offset, src, length);
   atomic_max(c.valid_, end);
   return Status::ok();
@@ -373,13 +438,8 @@ RemoveResult ChunkStore::remove(uint64_t ino, uint64_t keep) {
       if (impl_->chunks.find(ca, ChunkKey{ino, keep / chunk_size_})) c = ca->second;
     }
     if (c) {
-      const uint64_t cut = keep % chunk_size_;
       std::lock_guard lock(c->mu_);
-      const uint64_t valid = c->valid_.load(std::memory_order_relaxed);
-      if (valid > cut) {
-        std::memset(c->buf_ + cut, 0, valid - cut);
-        c->valid_.store(cut, std::memory_order_release);
-      }
+      c->trim_locked(keep % chunk_size_);
     }
   }
   return res;
@@ -392,6 +452,7 @@ ChunkStoreStats ChunkStore::stats() const {
   s.memory_limit = limit_;
   s.enospc = enospc_.load(std::memory_order_relaxed);
   s.grow_refused = grow_refused_.load(std::memory_order_relaxed);
+  s.pool = pool_.stats();
   return s;
 }
 

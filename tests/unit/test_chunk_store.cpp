@@ -605,3 +605,124 @@ TEST(ChunkStore, ConcurrentWriteReadRemove) {
   EXPECT_EQ(s.stats().chunks, 0u);
   EXPECT_EQ(s.bytes_used(), 0u);
 }
+
+// ---- reused buffers: no byte of a removed file is ever readable ----
+
+// Fills chunk (ino, 0) entirely with seed's pattern, then removes the file,
+// leaving a warm buffer full of non-zero bytes in the pool.
+void leave_dirty_buffer(ChunkStore& s, uint64_t ino, uint64_t seed) {
+  write_pat(s, {ino, 0}, 0, kCs, seed);
+  s.remove(ino, 0);
+}
+
+TEST(ChunkStoreReuse, GapBelowAWriteReadsZeroInAReusedBuffer) {
+  ChunkStore s(kCs, 0);
+  leave_dirty_buffer(s, 1, 9);
+  const uint64_t warm_before = s.stats().pool.reused_warm;
+  write_pat(s, {2, 0}, 300'000, 1000);
+  EXPECT_EQ(s.stats().pool.reused_warm, warm_before + 1) << "the freed buffer was not reused";
+  auto got = read_all(s, {2, 0}, 0, kCs);
+  ASSERT_EQ(got.size(), 301'000u);
+  EXPECT_EQ(mismatches(got, 0, 300'000, 301'000), 0u);
+  // A second write further on zeroes only its own gap; the first stays.
+  write_pat(s, {2, 0}, 700'000, 10);
+  got = read_all(s, {2, 0}, 0, kCs);
+  ASSERT_EQ(got.size(), 700'010u);
+  size_t bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const bool data = (i >= 300'000 && i < 301'000) || i >= 700'000;
+    if (got[i] != (data ? pat(i) : std::byte{0})) ++bad;
+  }
+  EXPECT_EQ(bad, 0u);
+}
+
+TEST(ChunkStoreReuse, LeaseWriteAfterGapAndConcurrentClaims) {
+  ChunkStore s(kCs, 0);
+  leave_dirty_buffer(s, 1, 3);
+  // Two leases claimed out of order (as concurrent shared-file writers do):
+  // the later range first, then the earlier one; neither is zeroed under
+  // the other, and the gap between them reads zero.
+  auto hi = s.begin_write({2, 0}, 600'000, 400'000);
+  ASSERT_TRUE(hi.ok());
+  auto lo = s.begin_write({2, 0}, 0, 200'000);
+  ASSERT_TRUE(lo.ok());
+  auto hv = pattern(600'000, 400'000);
+  auto lv = pattern(0, 200'000);
+  std::memcpy(hi->data(), hv.data(), hv.size());
+  std::memcpy(lo->data(), lv.data(), lv.size());
+  hi->commit();
+  lo->commit();
+  auto got = read_all(s, {2, 0}, 0, kCs);
+  ASSERT_EQ(got.size(), 1'000'000u);
+  size_t bad = 0;
+  for (uint64_t i = 0; i < got.size(); ++i) {
+    const bool data = i < 200'000 || i >= 600'000;
+    if (got[i] != (data ? pat(i) : std::byte{0})) ++bad;
+  }
+  EXPECT_EQ(bad, 0u);
+}
+
+TEST(ChunkStoreReuse, TrimThenExtendReadsZeroInBetween) {
+  ChunkStore s(kCs, 0);
+  write_pat(s, {1, 0}, 0, kCs);
+  s.remove(1, 100);  // the file now ends at byte 100
+  write_pat(s, {1, 0}, 200, 100, 5);
+  auto got = read_all(s, {1, 0}, 0, kCs);
+  ASSERT_EQ(got.size(), 300u);
+  EXPECT_EQ(mismatches(std::vector<std::byte>(got.begin(), got.begin() + 100), 0, 0, 100), 0u);
+  for (uint64_t i = 100; i < 200; ++i)
+    ASSERT_EQ(got[i], std::byte{0}) << "byte " << i << " survived the trim";
+  EXPECT_EQ(mismatches(std::vector<std::byte>(got.begin() + 200, got.end()), 200, 200, 300, 5), 0u);
+}
+
+TEST(ChunkStoreReuse, AbandonedReceiveIsNeverReadable) {
+  ChunkStore s(kCs, 0);
+  write_pat(s, {1, 0}, 0, 4096 * 32);  // a full-size chunk: first write is > 64 KiB
+  {
+    auto lease = s.begin_write({1, 0}, 200'000, 100'000);
+    ASSERT_TRUE(lease.ok());
+    std::memset(lease->data(), 0x5a, 50'000);  // half received, then the client vanished
+    lease->reset();
+  }
+  write_pat(s, {1, 0}, 400'000, 10, 2);
+  auto got = read_all(s, {1, 0}, 0, kCs);
+  ASSERT_EQ(got.size(), 400'010u);
+  for (uint64_t i = 4096 * 32; i < 400'000; ++i)
+    ASSERT_EQ(got[i], std::byte{0}) << "byte " << i << " of an abandoned receive is readable";
+}
+
+TEST(ChunkStoreReuse, PoolRetainsUpToItsLimitAndReturnsTheRest) {
+  ChunkStore s(kCs, 0, PoolOptions{2 * kCs, true});
+  for (uint64_t ino = 1; ino <= 4; ++ino) write_pat(s, {ino, 0}, 0, kCs);
+  for (uint64_t ino = 1; ino <= 4; ++ino) s.remove(ino, 0);
+  auto st = s.stats();
+  EXPECT_EQ(st.bytes_used, 0u);
+  EXPECT_EQ(st.pool.in_use, 0u);
+  EXPECT_EQ(st.pool.warm_bytes, 2 * kCs);
+  EXPECT_EQ(st.pool.cold_bytes, 2 * kCs);
+  // Cold buffers were given back to the kernel and read as zeros again:
+  // take all four, write one byte at the end of each, and read the rest.
+  for (uint64_t ino = 10; ino < 14; ++ino) {
+    write_pat(s, {ino, 0}, kCs - 1, 1);
+    auto got = read_all(s, {ino, 0}, 0, kCs);
+    ASSERT_EQ(got.size(), kCs);
+    EXPECT_EQ(mismatches(got, 0, kCs - 1, kCs), 0u) << "chunk " << ino;
+  }
+  EXPECT_EQ(s.stats().pool.warm_bytes + s.stats().pool.cold_bytes, 0u);
+}
+
+TEST(ChunkStoreReuse, PrefaultMakesBuffersWarmWithinTheRetainLimit) {
+  ChunkStore s(kCs, 0, PoolOptions{8 * kCs, false});
+  EXPECT_EQ(s.prefault(100 * kCs), 8 * kCs);
+  EXPECT_EQ(s.stats().pool.warm_bytes, 8 * kCs);
+  EXPECT_EQ(s.stats().bytes_used, 0u) << "prefaulted buffers hold no data";
+  write_pat(s, {1, 0}, 10, 10);
+  EXPECT_EQ(s.stats().pool.reused_warm, 1u);
+  auto got = read_all(s, {1, 0}, 0, kCs);
+  EXPECT_EQ(mismatches(got, 0, 10, 20), 0u);
+}
+
+TEST(ChunkStoreReuse, MemoryLimitCapsThePool) {
+  ChunkStore s(kCs, 3 * kCs, PoolOptions{1ULL << 30, true});
+  EXPECT_EQ(s.prefault(1ULL << 30), 3 * kCs);
+}

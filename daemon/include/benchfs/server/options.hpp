@@ -11,15 +11,18 @@
 namespace benchfs::server {
 
 struct ServerOptions {
-  std::string registry;              ///< directory holding server_list.txt (required)
-  unsigned threads = 0;              ///< progress threads; 0 = cores in the cpuset - 1 (>= 1)
-  std::string listen = "0.0.0.0:0";  ///< HOST:PORT of the UCX listener
-  std::string advertise;             ///< address written to the list; empty = listen host
-                                     ///< (or this host's address when listening on 0.0.0.0)
-  uint64_t chunk_size = 1ull << 20;  ///< published for clients
-  uint64_t memory_limit = 0;         ///< file data bytes held at most (0 = no limit): ENOSPC past it
-  size_t client_capacity = 1000;     ///< ClientRegistry capacity (LRU eviction beyond)
-  size_t registry_shards = 16;       ///< ClientRegistry shards (rounded to a power of two)
+  std::string registry;               ///< directory holding server_list.txt (required)
+  unsigned threads = 0;               ///< progress threads; 0 = cores in the cpuset - 1 (>= 1)
+  std::string listen = "0.0.0.0:0";   ///< HOST:PORT of the UCX listener
+  std::string advertise;              ///< address written to the list; empty = listen host
+                                      ///< (or this host's address when listening on 0.0.0.0)
+  uint64_t chunk_size = 1ull << 20;   ///< published for clients
+  uint64_t memory_limit = 0;          ///< file data bytes held at most (0 = no limit): ENOSPC past it
+  uint64_t buffer_pool = 1ull << 30;  ///< freed chunk buffers kept resident for reuse (bytes)
+  uint64_t prefault = 0;              ///< chunk buffer bytes made resident at start (<= buffer_pool)
+  bool huge_pages = true;             ///< advise chunk buffers for transparent huge pages
+  size_t client_capacity = 1000;      ///< ClientRegistry capacity (LRU eviction beyond)
+  size_t registry_shards = 16;        ///< ClientRegistry shards (rounded to a power of two)
   net::PollMode poll = net::PollMode::kAdaptive;
   uint64_t spin_us = 50;               ///< adaptive: spin this long before sleeping
   bool pin = true;                     ///< pin threads to the cores of the cpuset with hwloc

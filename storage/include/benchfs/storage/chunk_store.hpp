@@ -5,9 +5,11 @@
 //
 // Buffers: a chunk whose first write starts at offset 0 and ends below
 // kSmallChunkLimit gets a small buffer (power of two, >= 4 KiB) that grows by
-// doubling; any other chunk gets the full chunk size at once. Buffers are
-// zero-filled when allocated, so holes read as zeros; every byte at or past
-// a chunk's valid length is zero (trimming zeroes what it cuts).
+// doubling; any other chunk gets the full chunk size at once, from a
+// BufferPool that keeps freed buffers resident for reuse. Holes read as
+// zeros: a reused buffer is zeroed lazily, only below the start of a write
+// that leaves a gap (a write covering a chunk from offset 0 zeroes nothing),
+// so no byte of an earlier file is ever readable.
 //
 // Leases: a WriteLease / ReadLease pins the chunk (shared_ptr) and its buffer
 // (the buffer never moves or shrinks while any lease on it is alive). A write
@@ -27,6 +29,7 @@
 #include <memory>
 
 #include "benchfs/core/status.hpp"
+#include "benchfs/storage/buffer_pool.hpp"
 
 namespace benchfs::storage {
 
@@ -102,12 +105,15 @@ struct ChunkStoreStats {
   uint64_t memory_limit = 0;
   uint64_t enospc = 0;        ///< allocations refused by the limit
   uint64_t grow_refused = 0;  ///< EAGAIN: grow while leased
+  BufferPoolStats pool;
 };
 
 class ChunkStore {
  public:
-  /// chunk_size: bytes per chunk (> 0); memory_limit: 0 = unlimited.
-  ChunkStore(uint64_t chunk_size, uint64_t memory_limit);
+  /// chunk_size: bytes per chunk (> 0); memory_limit: 0 = unlimited;
+  /// pool: the full-size buffer pool (its retain is capped at memory_limit
+  /// when there is one).
+  ChunkStore(uint64_t chunk_size, uint64_t memory_limit, PoolOptions pool = {});
   ~ChunkStore();
   ChunkStore(const ChunkStore&) = delete;
   ChunkStore& operator=(const ChunkStore&) = delete;
@@ -130,6 +136,8 @@ class ChunkStore {
 
   [[nodiscard]] uint64_t bytes_used() const { return used_.load(std::memory_order_relaxed); }
   [[nodiscard]] ChunkStoreStats stats() const;
+  /// Makes up to `bytes` of full-size buffers resident now (see BufferPool).
+  uint64_t prefault(uint64_t bytes) { return pool_.prefault(bytes); }
 
  private:
   friend class Chunk;
@@ -142,6 +150,7 @@ class ChunkStore {
   std::atomic<uint64_t> used_{0};
   std::atomic<uint64_t> enospc_{0};
   std::atomic<uint64_t> grow_refused_{0};
+  BufferPool pool_;  // before impl_: chunks return their buffers to it
   std::unique_ptr<Impl> impl_;
 };
 
