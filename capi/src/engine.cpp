@@ -11,6 +11,7 @@
 
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/units.hpp"
+#include "benchfs/registry/trust.hpp"
 
 namespace benchfs::client {
 
@@ -97,6 +98,7 @@ Result<std::unique_ptr<Client>> Client::create(const ClientOptions& opts) {
 Status Client::init() {
   auto list = registry::wait_for_servers(opts_.registry, Deadline::after_ms(opts_.wait_ready_ms));
   if (!list) return list.status();
+  if (auto st = registry::check_trusted(opts_.registry); !st) return st;
   list_ = std::move(*list);
   secret_ = opts_.secret_override != 0 ? opts_.secret_override : list_.info.secret;
   for (const auto& s : list_.servers) {
