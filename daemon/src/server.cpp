@@ -92,6 +92,7 @@ void ServerImpl::start() {
   plan_threads();
   auto mode_of = [](bool multi) { return multi ? UCS_THREAD_MODE_MULTI : UCS_THREAD_MODE_SINGLE; };
   const ucs_thread_mode_t mode = mode_of(opts_.progress_multi);
+  net::quiet_flush_errors();
   ctx_ = std::make_unique<net::Context>();
   listen_worker_ = std::make_unique<net::Worker>(*ctx_, mode_of(opts_.listener_multi), "benchfs-accept");
   auto addr = value_or_throw(net::resolve(listen.host, listen.port));

@@ -21,6 +21,13 @@ namespace benchfs::net {
 Status ucs_to_status(ucs_status_t s, std::string_view what);
 int ucs_to_errno(ucs_status_t s);
 
+/// Servers call this before their first UCX context: UCX (error mode NONE)
+/// logs an ERROR for every flush that fails, and closing the endpoint of a
+/// client that has just exited is one; unless UCX_LOG_LEVEL is set, UCX
+/// then logs fatal errors only (process-wide; failures still reach us as
+/// statuses).
+void quiet_flush_errors();
+
 class Context {
  public:
   /// AM + WAKEUP features, shared by workers of several threads. Throws Error.
