@@ -98,3 +98,36 @@ TEST(BenchIo, IoAndMdUnderMpirunReportEveryPhaseWithoutErrors) {
   ASSERT_EQ(benchfs::test::run_command(bench(job.registry(), {"md", "-n", "5"}), 120000, &out), 0) << out;
   EXPECT_EQ(job.terminate(20000), 0) << job.log();
 }
+
+// 1 MiB transfers move without a payload copy on the server: writes are
+// received by rendezvous straight into chunk buffers (bytes_copied stays 0)
+// and reads are sent from them; a second run reuses the first run's buffers.
+TEST(BenchIo, OneMebibyteTransfersAreZeroCopyOnTheServer) {
+  TempDir dir("benchfs-bench-zc");
+  JobOptions opts;
+  opts.ranks = 1;
+  opts.threads = 1;
+  ServerJob job(dir.path(), opts);
+  const auto ready = job.wait_ready(60000);
+  ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+  constexpr uint64_t kOpsPerRun = 2 * 4 * 2;  // ranks x transfers per block x segments
+  for (int run = 0; run < 2; ++run) {
+    std::string out;
+    const int rc = benchfs::test::run_command(bench(job.registry(), {"io", "-t", "1m", "-b", "4m", "-s", "2",
+                                                                     "-F", "--write", "--read", "--verify"}),
+                                              120000, &out);
+    ASSERT_EQ(rc, 0) << out;
+    for (const auto& [phase, j] : phases(out)) EXPECT_EQ(j["errors"].get<uint64_t>(), 0u) << phase;
+  }
+  ASSERT_EQ(job.terminate(20000), 0) << job.log();
+  const auto j = job.stats(0);
+  const auto& dp = j["data_path"];
+  EXPECT_EQ(dp["writes_rndv"].get<uint64_t>(), 2 * kOpsPerRun) << j.dump();
+  EXPECT_EQ(dp["writes_eager"].get<uint64_t>(), 0u) << j.dump();
+  EXPECT_EQ(dp["bytes_copied"].get<uint64_t>(), 0u) << j.dump();
+  EXPECT_EQ(dp["reads_zero_copy"].get<uint64_t>(), 2 * kOpsPerRun) << j.dump();
+  const auto& pool = j["store"]["pool"];
+  EXPECT_EQ(pool["reused_warm"].get<uint64_t>(), kOpsPerRun) << "the second run wrote into fresh memory";
+  EXPECT_EQ(pool["in_use"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["store"]["bytes_used"].get<uint64_t>(), 0u);
+}
