@@ -17,6 +17,11 @@ function(benchfs_target_defaults target)
   elseif(NOT BENCHFS_SANITIZE STREQUAL "")
     message(FATAL_ERROR "BENCHFS_SANITIZE must be empty, 'address' or 'thread'")
   endif()
+  if(BENCHFS_FUZZ)
+    # Coverage feedback for libFuzzer in the libraries too; the fuzz targets
+    # themselves add -fsanitize=fuzzer (which brings libFuzzer's main).
+    target_compile_options(${target} PRIVATE -fsanitize=fuzzer-no-link)
+  endif()
 endfunction()
 
 # One folder = one library target with a benchfs:: alias.

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds BenchFS and runs its tests: the whole suite (unit, integration,
-# stress) in the release and asan (ASan+UBSan) presets, and the registry and
-# inbox stress tests under tsan. Installs missing Debian packages first.
+# stress) in the release and asan (ASan+UBSan) presets, the registry and
+# inbox stress tests under tsan, and the libFuzzer targets (clang) in the fuzz
+# preset, each for a bounded time. Installs missing Debian packages first.
 #   scripts/test.sh            everything (what CI runs)
 #   PRESETS=release scripts/test.sh    only some presets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-PRESETS=${PRESETS:-"release asan tsan"}
+PRESETS=${PRESETS:-"release asan tsan fuzz"}
 bash scripts/deps.sh
 failed=()
 start=$(date +%s)
@@ -29,6 +30,12 @@ for preset in $PRESETS; do
       # ThreadSanitizer: the lock-free and sharded structures, without UCX.
       cmake --build build/tsan -j "$(nproc)" --target test_client_registry test_client_registry_stress test_inbox
       run_ctest tsan -R 'ClientRegistry|Inbox'
+      ;;
+    fuzz)
+      # libFuzzer (clang): replay the seeds and tests/fuzz/regressions, then
+      # fuzz each target for BENCHFS_FUZZ_SECONDS (20 s).
+      cmake --build build/fuzz -j "$(nproc)" --target benchfs_fuzz
+      run_ctest fuzz -L fuzz
       ;;
     *)
       cmake --build "build/$preset" -j "$(nproc)"

@@ -718,8 +718,12 @@ Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uin
         type != static_cast<uint8_t>(FileType::kDirectory))
       return proto("bad directory entry type");
     if (n == 0 || n > 255 || len - pos < n) return proto("bad directory entry name length");
-    out.push_back(
-        DirentView{std::string_view(reinterpret_cast<const char*>(p + pos), n), static_cast<FileType>(type)});
+    const std::string_view name(reinterpret_cast<const char*>(p + pos), n);
+    // Names the servers could never have stored must not reach the caller.
+    if (name == "." || name == ".." ||
+        name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
+      return proto("bad directory entry name");
+    out.push_back(DirentView{name, static_cast<FileType>(type)});
     pos += n;
   }
   if (out.size() != expected_count) return proto("directory entry count does not match the reply");

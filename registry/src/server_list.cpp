@@ -57,6 +57,7 @@ Status sys_error(int err, std::string what) { return Status(err, std::move(what)
 bool is_blank(char c) { return c == ' ' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
@@ -158,6 +159,10 @@ bool is_ipv6_literal(std::string_view host) {
     addr = host.substr(0, pct);
   }
   if (addr.empty() || addr.size() >= INET6_ADDRSTRLEN) return false;
+  // inet_pton reads a C string: a NUL inside `addr` would hide what follows it.
+  for (char c : addr) {
+    if (!is_hex(c) && c != ':' && c != '.') return false;
+  }
   in6_addr tmp{};
   return inet_pton(AF_INET6, std::string(addr).c_str(), &tmp) == 1;
 }

@@ -468,6 +468,24 @@ TEST(Codec, DirentsRoundTripAndRejects) {
   EXPECT_TRUE(decode_dirents(nullptr, 0, 0).ok());
 }
 
+// Found by fuzz_wire_reply (tests/fuzz/regressions): names no server can
+// store reached the caller's readdir callback.
+TEST(Codec, DirentNamesNoServerCouldStoreAreRejected) {
+  for (const std::string& name : {std::string("a/b"), std::string("/"), std::string("."), std::string(".."),
+                                  std::string("a") + '\0' + "b"}) {
+    std::vector<std::byte> buf;
+    append_dirent(buf, "ok", FileType::kRegular);
+    append_dirent(buf, name, FileType::kRegular);
+    auto d = decode_dirents(buf.data(), buf.size(), 2);
+    ASSERT_FALSE(d.ok()) << "accepted a name of " << name.size() << " bytes";
+    EXPECT_EQ(d.status().err(), EPROTO);
+  }
+  std::vector<std::byte> buf;
+  append_dirent(buf, "...", FileType::kRegular);
+  append_dirent(buf, ".hidden", FileType::kDirectory);
+  EXPECT_TRUE(decode_dirents(buf.data(), buf.size(), 2).ok());
+}
+
 TEST(Codec, RandomBytesNeverCrash) {
   std::mt19937_64 rng(1234);
   std::vector<unsigned char> hdr(200), data(300);

@@ -175,6 +175,23 @@ TEST_F(ServerListTest, EveryBadLineFormIsRejectedWithItsLineNumber) {
   }
 }
 
+// Found by fuzz_server_list (tests/fuzz/regressions): inet_pton stopped at
+// the NUL, so "[::<NUL>...1]" was accepted as "::" with the NULs in the host.
+TEST_F(ServerListTest, Ipv6HostWithNulOrStrayBytesIsRejected) {
+  for (const std::string& host : {std::string("::") + '\0' + "1", std::string("::1") + '\0' + "junk",
+                                  std::string("::1") + '\0' + "%eth0", std::string("::1") + '\0'}) {
+    const std::string text = "node_0 [" + host + "]:80\n";
+    auto parsed = reg::parse_server_list(text, "list");
+    ASSERT_FALSE(parsed.ok()) << "accepted a host of " << host.size() << " bytes";
+    EXPECT_NE(parsed.status().message().find("bad IPv6 address"), std::string::npos)
+        << parsed.status().message();
+    EXPECT_EQ(reg::format_server_line({0, host, 80}).status().err(), EINVAL);
+  }
+  auto zoned = reg::parse_server_list("node_0 [fe80::1%eth0]:80\n", "list");
+  ASSERT_TRUE(zoned.ok()) << zoned.status().to_string();
+  EXPECT_EQ((*zoned)[0].host, "fe80::1%eth0");
+}
+
 TEST_F(ServerListTest, DuplicateNodeNamesBothLines) {
   const std::string text = "# h\nnode_3 a:1\nnode_1 b:2\n\nnode_3 c:3\n";
   auto parsed = reg::parse_server_list(text, "src");

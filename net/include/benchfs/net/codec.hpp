@@ -116,6 +116,9 @@ struct DirentView {
 };
 inline constexpr size_t kDirentOverhead = 3;
 void append_dirent(std::vector<std::byte>& out, std::string_view name, FileType type);
+/// EPROTO unless `len` bytes hold exactly `expected_count` entries (at most
+/// kMaxReaddirEntries), each a regular file or directory whose name is 1..255
+/// bytes without '/' or NUL and is not "." or "..".
 Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uint64_t expected_count);
 
 /// Validates a path as the servers accept it: absolute, no NUL, no empty or
