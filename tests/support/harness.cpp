@@ -55,6 +55,12 @@ void set_test_environment() {
   setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
   setenv("PMIX_MCA_mca_base_component_disable_dlclose", "1", 0);
 #endif
+#ifdef BENCHFS_TSAN
+  // UCX's memory-event hooks (libucm patching mmap/munmap/brk for its
+  // registration cache) crash ThreadSanitizer's interceptors; shared memory,
+  // cma and tcp, all this suite uses, need no registration cache.
+  setenv("UCX_MEM_EVENTS", "no", 0);
+#endif
 }
 
 size_t open_fds() {
