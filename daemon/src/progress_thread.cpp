@@ -65,7 +65,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
     work += drain_inbox();
     work += run_deferred();
     if (stop_) {
-      if (closing_.empty() || now_ns() >= drain_deadline_ns_) break;
+      if ((closing_.empty() && deferred_close_.empty()) || now_ns() >= drain_deadline_ns_) break;
     }
     idler.after_pass(
         work > 0, [this] { return inbox_.size_approx() > 0 || !failed_.empty(); }, stop_ ? 10 : kMaxSleepMs);
@@ -111,6 +111,21 @@ size_t ProgressThread::run_deferred() {
       close_conn(f.ep, /*notify=*/false, wire::CloseReason::kError);
     }
     work += failed.size();
+  }
+  if (!deferred_close_.empty()) {
+    const uint64_t now = now_ns();
+    for (size_t i = 0; i < deferred_close_.size();) {
+      DeferredClose& d = deferred_close_[i];
+      if ((ops_by_conn_.count(d.conn_id) == 0 && now >= d.not_before_ns) || now >= d.deadline_ns || stop_) {
+        ucs_status_ptr_t r = d.ep.close_nb();
+        if (r != nullptr) closing_.push_back(r);
+        deferred_close_[i] = std::move(deferred_close_.back());
+        deferred_close_.pop_back();
+        ++work;
+      } else {
+        ++i;
+      }
+    }
   }
   if (!closing_.empty()) {
     for (size_t i = 0; i < closing_.size();) {
@@ -187,8 +202,7 @@ void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reas
     n.session = conn->session;
     // The header must outlive the send: keep it in an OpCtx until completion.
     OpCtx* ctx = acquire_ctx();
-    ctx->ep = ep;
-    ctx->conn_id = conn->id;
+    attach(ctx, ep, conn->id);
     ctx->reply_hdr = wire::encode_notify(n);
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
@@ -199,9 +213,21 @@ void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reas
     if (r == nullptr || UCS_PTR_IS_ERR(r)) release_ctx(ctx);
     ++stats_.notifications;
   }
-  // A flushing close: the notification above goes out first.
-  ucs_status_ptr_t r = conn->ep.close_nb();
-  if (r != nullptr) closing_.push_back(r);
+  // UCX 1.13 (with indirect ids) aborts the process ("ucp_ep.c:437
+  // Assertion ... proto_reqs") when the client's disconnect completes a
+  // close we asked for while UCX still tracks a request of the endpoint (64
+  // connections against capacity 16 did it within a second). So the close
+  // waits until no request of ours is in flight (the notification above
+  // among them) and UCX's own acknowledgements have had kCloseGraceNs to go
+  // out; kDeferredCloseBoundNs bounds the wait.
+  if (notify || ops_by_conn_.count(conn->id) != 0) {
+    const uint64_t now = now_ns();
+    deferred_close_.push_back(
+        DeferredClose{std::move(conn->ep), conn->id, now + kDeferredCloseBoundNs, now + kCloseGraceNs});
+  } else {
+    ucs_status_ptr_t r = conn->ep.close_nb();
+    if (r != nullptr) closing_.push_back(r);
+  }
   ++stats_.closed;
   counters_.live.fetch_sub(1, std::memory_order_relaxed);
 }
@@ -225,6 +251,11 @@ void ProgressThread::teardown() {
   for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
   closing_.clear();
   while (!conns_.empty()) close_conn(conns_.begin()->first, false, wire::CloseReason::kShutdown);
+  for (DeferredClose& d : deferred_close_) {
+    ucs_status_ptr_t r = d.ep.close_nb();
+    if (r != nullptr) closing_.push_back(r);
+  }
+  deferred_close_.clear();
   for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
   closing_.clear();
   // Reject hand-offs that arrived after the drain started.
@@ -275,16 +306,15 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
   Conn* conn = find_conn(ep);
   if (conn == nullptr) return UCS_OK;
   if (!req) {
-    send_error_reply(ep, wire::peek_op(header, header_len), wire::peek_request_id(header, header_len),
-                     req.status().err());
+    send_error_reply(ep, conn->id, wire::peek_op(header, header_len),
+                     wire::peek_request_id(header, header_len), req.status().err());
     return UCS_OK;
   }
   OpStats& os = stats_.ops[static_cast<size_t>(req->op)];
   ++os.count;
 
   OpCtx* ctx = acquire_ctx();
-  ctx->ep = ep;
-  ctx->conn_id = conn->id;
+  attach(ctx, ep, conn->id);
   ctx->op = req->op;
   ctx->request_id = req->request_id;
   ctx->t0_ticks = t0;
@@ -315,9 +345,10 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
   return handle_request(*this, *conn, ctx, *req, payload);
 }
 
-void ProgressThread::send_error_reply(ucp_ep_h ep, uint8_t op, uint64_t request_id, int err) {
+void ProgressThread::send_error_reply(ucp_ep_h ep, uint64_t conn_id, uint8_t op, uint64_t request_id,
+                                      int err) {
   OpCtx* ctx = acquire_ctx();
-  ctx->ep = ep;
+  attach(ctx, ep, conn_id);
   // An undecodable op is answered as op 0; clients match replies by request id.
   ctx->op = wire::is_request_op(op) ? static_cast<wire::Op>(op) : static_cast<wire::Op>(0);
   ctx->request_id = request_id;
@@ -405,7 +436,17 @@ OpCtx* ProgressThread::acquire_ctx() {
   return ctx_all_.back().get();
 }
 
+void ProgressThread::attach(OpCtx* ctx, ucp_ep_h ep, uint64_t conn_id) {
+  ctx->ep = ep;
+  ctx->conn_id = conn_id;
+  if (conn_id != 0) ++ops_by_conn_[conn_id];
+}
+
 void ProgressThread::release_ctx(OpCtx* ctx) {
+  if (ctx->conn_id != 0) {
+    auto it = ops_by_conn_.find(ctx->conn_id);
+    if (it != ops_by_conn_.end() && --it->second == 0) ops_by_conn_.erase(it);
+  }
   if (ctx->am_desc != nullptr) {
     ucp_am_data_release(worker_.get(), ctx->am_desc);
     ctx->am_desc = nullptr;

@@ -98,6 +98,8 @@ class ProgressThread {
   Conn* conn_of(const OpCtx* ctx);
   Conn* find_conn(ucp_ep_h ep);
   OpCtx* acquire_ctx();
+  /// Ties ctx to a connection (counted in ops_by_conn_ until release_ctx).
+  void attach(OpCtx* ctx, ucp_ep_h ep, uint64_t conn_id);
   void release_ctx(OpCtx* ctx);
   ThreadStats& mutable_stats() { return stats_; }
 
@@ -117,7 +119,7 @@ class ProgressThread {
                                     const ucp_am_recv_param_t* param);
   static void ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status);
   static void send_done_cb(void* request, ucs_status_t status, void* user_data);
-  void send_error_reply(ucp_ep_h ep, uint8_t op, uint64_t request_id, int err);
+  void send_error_reply(ucp_ep_h ep, uint64_t conn_id, uint8_t op, uint64_t request_id, int err);
 
   ServerImpl& server_;
   const uint32_t index_;
@@ -136,8 +138,22 @@ class ProgressThread {
     ucp_ep_h ep;
     uint64_t conn_id;
   };
-  std::vector<FailedEp> failed_;                 ///< recorded by ep_error_cb
-  std::vector<ucs_status_ptr_t> closing_;        ///< close requests still in flight
+  std::vector<FailedEp> failed_;           ///< recorded by ep_error_cb
+  std::vector<ucs_status_ptr_t> closing_;  ///< close requests still in flight
+  /// Requests in flight (OpCtx attached) per connection id.
+  std::unordered_map<uint64_t, uint32_t> ops_by_conn_;
+  /// Connections dropped but not closed yet (see close_conn): closed once
+  /// none of their requests is in flight and not before not_before_ns, or
+  /// after kDeferredCloseBoundNs.
+  struct DeferredClose {
+    net::Endpoint ep;
+    uint64_t conn_id = 0;
+    uint64_t deadline_ns = 0;
+    uint64_t not_before_ns = 0;
+  };
+  std::vector<DeferredClose> deferred_close_;
+  static constexpr uint64_t kDeferredCloseBoundNs = 2'000'000'000ULL;
+  static constexpr uint64_t kCloseGraceNs = 20'000'000ULL;
   std::vector<std::unique_ptr<OpCtx>> ctx_all_;  ///< owns every OpCtx ever made
   std::vector<OpCtx*> ctx_free_;
   bool stop_ = false;  ///< Stop command seen: draining

@@ -108,6 +108,7 @@ class Client {
  private:
   struct Conn;
   struct Pending;
+  struct SendBuffers;
   explicit Client(const ClientOptions& opts);
   Status init();
 
@@ -173,6 +174,12 @@ class Client {
   template <class F>
   void for_each_pending(F&& f);
   std::vector<ucs_status_ptr_t> closing_;
+  /// Sends given up on while UCX still held them, with the buffers they read.
+  struct Orphan {
+    ucs_status_ptr_t req = nullptr;
+    std::unique_ptr<SendBuffers> bufs;
+  };
+  std::vector<Orphan> orphans_;
   /// Endpoints the server is closing: closed once its disconnect arrives.
   struct Retiring {
     Conn* conn = nullptr;

@@ -1,0 +1,229 @@
+#pragma once
+// Test-side support of the fault and load tests: client processes started
+// directly (fork + exec, output to a log file the test reads while they run,
+// SIGKILLed and reaped when the test is done with them or dies), samples of
+// a server process from /proc, and the one-line "RELIABILITY:" summaries
+// scripts/reliability_report.sh collects.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fault_common.hpp"
+#include "harness.hpp"
+
+namespace benchfs::faults {
+
+/// A child process with stdout and stderr in `log`. The destructor kills
+/// (SIGKILL) and reaps it if it still runs; it also dies with the test.
+class Process {
+ public:
+  Process(const std::vector<std::string>& argv, std::string log,
+          const std::map<std::string, std::string>& env = {})
+      : log_(std::move(log)) {
+    benchfs::test::set_test_environment();
+    const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const pid_t parent = getpid();
+    pid_ = fork();
+    if (pid_ == 0) {
+      setpgid(0, 0);
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (getppid() != parent) _exit(127);
+      if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+      }
+      const int devnull = ::open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
+      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
+      _exit(127);
+    }
+    if (fd >= 0) ::close(fd);
+  }
+  ~Process() {
+    if (running()) {
+      kill(SIGKILL);
+      wait_exit(10000);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  void kill(int sig) {
+    if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
+  }
+  bool running() {
+    if (pid_ <= 0 || reaped_) return false;
+    int st = 0;
+    const pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+      reap(st);
+      return false;
+    }
+    return r == 0;
+  }
+  /// Exit code (128 + signal when killed), or -1 if still running after timeout_ms.
+  int wait_exit(int timeout_ms) {
+    const double deadline = mono_ms() + timeout_ms;
+    while (running()) {
+      if (mono_ms() >= deadline) return -1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return code_;
+  }
+  /// SIGKILL, then reap.
+  int kill_and_reap() {
+    kill(SIGKILL);
+    return wait_exit(10000);
+  }
+  [[nodiscard]] std::string output() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+  /// Waits until the output contains `needle`: true, or false when the
+  /// process exited without it or timeout_ms passed.
+  bool wait_for(const std::string& needle, int timeout_ms) {
+    const double deadline = mono_ms() + timeout_ms;
+    for (;;) {
+      if (output().find(needle) != std::string::npos) return true;
+      if (!running()) return output().find(needle) != std::string::npos;
+      if (mono_ms() >= deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  /// Lines of the output starting with `prefix`.
+  [[nodiscard]] std::vector<std::string> lines(const std::string& prefix) const {
+    std::vector<std::string> out;
+    std::istringstream in(output());
+    std::string line;
+    while (std::getline(in, line))
+      if (line.compare(0, prefix.size(), prefix) == 0) out.push_back(line);
+    return out;
+  }
+
+ private:
+  void reap(int st) {
+    reaped_ = true;
+    code_ = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+  }
+  std::string log_;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int code_ = -1;
+};
+
+/// "key=value" fields of a line such as "ERROR op=pwrite errno=EIO call_ms=3.1".
+inline std::map<std::string, std::string> fields(const std::string& line) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(line);
+  std::string word;
+  while (in >> word) {
+    const size_t eq = word.find('=');
+    if (eq != std::string::npos && !out.count(word.substr(0, eq)))
+      out[word.substr(0, eq)] = word.substr(eq + 1);
+    if (word.compare(0, 4, "msg=") == 0) break;  // the message runs to the end of the line
+  }
+  return out;
+}
+
+/// VmRSS of a process in KiB (0 if gone).
+inline uint64_t rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      uint64_t v = 0;
+      in >> v;
+      return v;
+    }
+    in.ignore(1 << 16, '\n');
+  }
+  return 0;
+}
+
+/// Open file descriptors of a process.
+inline size_t fd_count(pid_t pid) {
+  size_t n = 0;
+  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* e = readdir(d))
+      if (e->d_name[0] != '.') ++n;
+    closedir(d);
+  }
+  return n;
+}
+
+/// Established TCP connections whose local port is `port`: on a server's
+/// listening port, one per client endpoint (UCX's connection manager keeps
+/// its socket for the endpoint's life).
+inline size_t established_on_port(uint16_t port) {
+  size_t n = 0;
+  for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::ifstream in(file);
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      std::string slot, local, remote, state;
+      ls >> slot >> local >> remote >> state;
+      const size_t colon = local.rfind(':');
+      if (colon == std::string::npos || state != "01") continue;
+      if (std::strtoul(local.c_str() + colon + 1, nullptr, 16) == port) ++n;
+    }
+  }
+  return n;
+}
+
+/// Polls `cond` every 5 ms until it holds (true) or timeout_ms pass (false).
+template <class F>
+bool eventually(F&& cond, int timeout_ms) {
+  const double deadline = mono_ms() + timeout_ms;
+  for (;;) {
+    if (cond()) return true;
+    if (mono_ms() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+/// The summary line scripts/reliability_report.sh collects into
+/// docs/RELIABILITY.md: "RELIABILITY: <area> | <what> | <result>".
+inline void reliability(const std::string& area, const std::string& what, bool passed,
+                        const std::string& detail) {
+  std::printf("RELIABILITY: %s | %s | %s: %s\n", area.c_str(), what.c_str(), passed ? "PASS" : "FAIL",
+              detail.c_str());
+  std::fflush(stdout);
+}
+
+inline std::string fmt(const char* f, ...) __attribute__((format(printf, 1, 2)));
+inline std::string fmt(const char* f, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, f);
+  std::vsnprintf(buf, sizeof buf, f, ap);
+  va_end(ap);
+  return buf;
+}
+
+}  // namespace benchfs::faults

@@ -1,0 +1,216 @@
+// load_client: one process of the load test (test_load.cpp). THREADS
+// threads, each with its own client engine (its own UCX worker, endpoint and
+// client id: one connection to the server per thread), run a mixed stream of
+// ping / pwrite+fsync / pread / stat on a file of their own for SECONDS,
+// checking every echo, every read (against a model of the file's contents)
+// and every size. The registry comes from BENCHFS_REGISTRY.
+//
+// An operation that fails because the server closed the connection (eviction
+// under --client-capacity: ENOTCONN / ECONNRESET after the engine's own
+// reconnect-and-retry) is repeated, counted as an eviction retry; any other
+// failure, and a connection error that persists for kMaxRetries attempts in a
+// row, is an error. At the end one line:
+//   LOAD {"threads":..,"ops":..,"errors":..,"mismatches":..,...}
+// and exit 0 only when errors and mismatches are 0.
+//
+//   load_client THREADS SECONDS TAG
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "benchfs/client/engine.hpp"
+#include "benchfs/client/fs.hpp"
+#include "fault_common.hpp"
+
+using benchfs::Result;
+using benchfs::Status;
+using benchfs::client::Client;
+using benchfs::client::ClientOptions;
+using benchfs::client::ClientStats;
+using benchfs::client::FileSystem;
+using benchfs::faults::errno_name;
+using benchfs::faults::fill_pattern;
+using benchfs::faults::mono_ms;
+
+namespace {
+
+constexpr size_t kFileMax = 256 * 1024;  // each thread's file stays within this
+constexpr int kMaxRetries = 8;
+constexpr size_t kWriteSizes[] = {100, 4096, 20000, 65536 + 123, 150000};
+
+struct Totals {
+  std::atomic<uint64_t> ops{0}, pings{0}, writes{0}, reads{0}, stats{0};
+  std::atomic<uint64_t> verified_bytes{0}, errors{0}, mismatches{0}, evict_retries{0};
+  std::atomic<uint64_t> reconnects{0}, close_notifications{0}, engine_retries{0}, timeouts{0},
+      endpoint_errors{0};
+};
+
+std::mutex g_print_mu;
+int g_printed = 0;
+
+void report_error(int thread, const char* op, const Status& st) {
+  std::lock_guard<std::mutex> lock(g_print_mu);
+  if (g_printed++ < 20)
+    std::fprintf(stderr, "thread %d: %s failed: %s (%s)\n", thread, op, errno_name(st.err()).c_str(),
+                 st.to_string().c_str());
+}
+
+bool is_eviction(const Status& st) { return st.err() == ENOTCONN || st.err() == ECONNRESET; }
+
+// Runs f (returning Status or Result) until it succeeds, fails for a reason
+// other than eviction, or kMaxRetries evictions in a row.
+template <class F>
+auto with_retries(Totals& t, int thread, const char* op, F&& f) -> decltype(f()) {
+  for (int attempt = 0;; ++attempt) {
+    auto r = f();
+    Status st;
+    if constexpr (std::is_same_v<decltype(r), Status>) {
+      st = r;
+    } else {
+      if (!r) st = r.status();
+    }
+    if (st.is_ok()) return r;
+    if (is_eviction(st) && attempt + 1 < kMaxRetries) {
+      t.evict_retries.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    t.errors.fetch_add(1, std::memory_order_relaxed);
+    report_error(thread, op, st);
+    return r;
+  }
+}
+
+void run_thread(int index, FileSystem& fs, const std::string& path, double deadline_ms, Totals& t) {
+  std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(index) << 32));
+  auto fd_r = with_retries(t, index, "open", [&] { return fs.open(path, O_RDWR | O_CREAT | O_TRUNC, 0644); });
+  if (!fd_r) return;
+  const int fd = *fd_r;
+  std::vector<uint8_t> model;  // the file's contents as written so far
+  std::vector<uint8_t> buf(kFileMax), back(kFileMax);
+  uint64_t generation = static_cast<uint64_t>(index) << 40;
+  while (mono_ms() < deadline_ms) {
+    t.ops.fetch_add(1, std::memory_order_relaxed);
+    switch (rng() % 4) {
+      case 0: {  // ping with a payload, echo checked
+        const size_t len = rng() % 8192;
+        fill_pattern(buf.data(), len, ++generation, 0);
+        if (!with_retries(t, index, "ping",
+                          [&] { return fs.client().ping(0, buf.data(), len, back.data()); }))
+          break;
+        t.pings.fetch_add(1, std::memory_order_relaxed);
+        if (std::memcmp(buf.data(), back.data(), len) != 0) t.mismatches.fetch_add(1);
+        break;
+      }
+      case 1: {  // pwrite of fresh data, then fsync (publishes the size)
+        const size_t len = kWriteSizes[rng() % std::size(kWriteSizes)];
+        const uint64_t off = rng() % (kFileMax - len + 1);
+        fill_pattern(buf.data(), len, ++generation, off);
+        auto n = with_retries(t, index, "pwrite",
+                              [&] { return fs.pwrite(fd, buf.data(), len, static_cast<int64_t>(off)); });
+        if (!n) break;
+        if (*n != len) {
+          t.errors.fetch_add(1);
+          break;
+        }
+        if (model.size() < off + len) model.resize(off + len, 0);
+        std::memcpy(model.data() + off, buf.data(), len);
+        if (!with_retries(t, index, "fsync", [&] { return fs.fsync(fd); })) break;
+        t.writes.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      case 2: {  // pread, checked against the model (zeros where never written)
+        if (model.empty()) break;
+        const uint64_t off = rng() % model.size();
+        const size_t len = std::min<size_t>(1 + rng() % 160000, model.size() - off);
+        auto n = with_retries(t, index, "pread",
+                              [&] { return fs.pread(fd, back.data(), len, static_cast<int64_t>(off)); });
+        if (!n) break;
+        t.reads.fetch_add(1, std::memory_order_relaxed);
+        if (*n != len || std::memcmp(back.data(), model.data() + off, len) != 0) {
+          t.mismatches.fetch_add(1);
+          report_error(index, "pread verify", Status(EIO, "data differs from what was written"));
+        } else {
+          t.verified_bytes.fetch_add(len, std::memory_order_relaxed);
+        }
+        break;
+      }
+      default: {  // stat: the size the last fsync published
+        auto a = with_retries(t, index, "stat", [&] { return fs.stat(path); });
+        if (!a) break;
+        t.stats.fetch_add(1, std::memory_order_relaxed);
+        if (a->size != model.size()) {
+          t.mismatches.fetch_add(1);
+          report_error(
+              index, "stat size",
+              Status(EIO, "size " + std::to_string(a->size) + ", expected " + std::to_string(model.size())));
+        }
+        break;
+      }
+    }
+  }
+  with_retries(t, index, "close", [&] { return fs.close(fd); });
+  with_retries(t, index, "unlink", [&] { return fs.unlink(path); });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: load_client THREADS SECONDS TAG\n");
+    return 64;
+  }
+  const int threads = std::atoi(argv[1]);
+  const double seconds = std::atof(argv[2]);
+  const std::string tag = argv[3];
+  ClientOptions opts = benchfs::client::options_from_env();
+  std::vector<std::unique_ptr<FileSystem>> fss;
+  for (int i = 0; i < threads; ++i) {
+    auto c = Client::create(opts);
+    if (!c) {
+      std::fprintf(stderr, "client %d: %s\n", i, c.status().to_string().c_str());
+      return 2;
+    }
+    fss.push_back(std::make_unique<FileSystem>(std::move(*c)));
+  }
+  Totals t;
+  const double deadline = mono_ms() + seconds * 1e3;
+  std::vector<std::thread> ts;
+  for (int i = 0; i < threads; ++i)
+    ts.emplace_back(run_thread, i, std::ref(*fss[static_cast<size_t>(i)]),
+                    "/load-" + tag + "-" + std::to_string(i), deadline, std::ref(t));
+  for (auto& th : ts) th.join();
+  for (auto& fs : fss) {
+    const ClientStats s = fs->client().stats();
+    t.reconnects += s.reconnects;
+    t.close_notifications += s.close_notifications;
+    t.engine_retries += s.retries;
+    t.timeouts += s.timeouts;
+    t.endpoint_errors += s.endpoint_errors;
+  }
+  fss.clear();
+  std::printf(
+      "LOAD {\"threads\":%d,\"ops\":%lu,\"pings\":%lu,\"writes\":%lu,\"reads\":%lu,\"stats\":%lu,"
+      "\"verified_bytes\":%lu,\"errors\":%lu,\"mismatches\":%lu,\"evict_retries\":%lu,\"reconnects\":%lu,"
+      "\"close_notifications\":%lu,\"engine_retries\":%lu,\"timeouts\":%lu,\"endpoint_errors\":%lu}\n",
+      threads, t.ops.load(), t.pings.load(), t.writes.load(), t.reads.load(), t.stats.load(),
+      t.verified_bytes.load(), t.errors.load(), t.mismatches.load(), t.evict_retries.load(),
+      t.reconnects.load(), t.close_notifications.load(), t.engine_retries.load(), t.timeouts.load(),
+      t.endpoint_errors.load());
+  std::fflush(stdout);
+  return t.errors.load() == 0 && t.mismatches.load() == 0 ? 0 : 1;
+}
