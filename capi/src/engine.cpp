@@ -164,9 +164,17 @@ Client::~Client() {
         "client {}: {} endpoint close(s) or send(s) did not finish within {} ms (a server stopped "
         "answering?): leaving the UCX worker to the process exit",
         opts_.client_id, stuck, kCloseBoundNs / kMs);
-    (void)worker_.release();
-    (void)ctx_.release();
-    for (Orphan& o : orphans_) (void)o.bufs.release();
+    // Kept reachable (not leaked) until exit: a process-lifetime graveyard.
+    struct Graveyard {
+      std::vector<std::unique_ptr<net::Context>> contexts;
+      std::vector<std::unique_ptr<net::Worker>> workers;
+      std::vector<std::unique_ptr<SendBuffers>> buffers;
+    };
+    static auto* graveyard = new Graveyard;
+    graveyard->workers.push_back(std::move(worker_));
+    graveyard->contexts.push_back(std::move(ctx_));
+    for (Orphan& o : orphans_) graveyard->buffers.push_back(std::move(o.bufs));
+    orphans_.clear();
     return;
   }
   worker_.reset();
