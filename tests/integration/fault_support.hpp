@@ -8,7 +8,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,26 +37,7 @@ class Process {
       : log_(std::move(log)) {
     benchfs::test::set_test_environment();
     const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const pid_t parent = getpid();
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (getppid() != parent) _exit(127);
-      if (fd >= 0) {
-        dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
-      }
-      const int devnull = ::open("/dev/null", O_RDONLY);
-      if (devnull >= 0) dup2(devnull, STDIN_FILENO);
-      for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      execvp(args[0], args.data());
-      std::fprintf(stderr, "exec %s: %s\n", args[0], std::strerror(errno));
-      _exit(127);
-    }
+    pid_ = benchfs::test::spawn(argv, fd, env, SIGKILL);
     if (fd >= 0) ::close(fd);
   }
   ~Process() {
@@ -127,7 +107,7 @@ class Process {
  private:
   void reap(int st) {
     reaped_ = true;
-    code_ = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+    code_ = benchfs::test::exit_code(st);
   }
   std::string log_;
   pid_t pid_ = -1;

@@ -108,21 +108,14 @@ std::vector<pid_t> descendants(pid_t root) {
   return out;
 }
 
-namespace {
-
-void kill_tree(pid_t pid, int sig) {
-  for (pid_t p : descendants(pid)) ::kill(p, sig);
-  ::kill(pid, sig);
-}
-
-// fork + exec with output to `log_fd`; the child dies with us.
-pid_t spawn(const std::vector<std::string>& argv, int log_fd, const std::map<std::string, std::string>& env) {
+pid_t spawn(const std::vector<std::string>& argv, int log_fd, const std::map<std::string, std::string>& env,
+            int death_signal) {
   const pid_t parent = getpid();
   const pid_t pid = fork();
   if (pid < 0) throw Error(errno, "fork");
   if (pid == 0) {
     setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, death_signal);
     if (getppid() != parent) _exit(127);
     if (log_fd >= 0) {
       dup2(log_fd, STDOUT_FILENO);
@@ -141,6 +134,19 @@ pid_t spawn(const std::vector<std::string>& argv, int log_fd, const std::map<std
   return pid;
 }
 
+int exit_code(int raw) {
+  if (WIFEXITED(raw)) return WEXITSTATUS(raw);
+  if (WIFSIGNALED(raw)) return 128 + WTERMSIG(raw);
+  return -1;
+}
+
+namespace {
+
+void kill_tree(pid_t pid, int sig) {
+  for (pid_t p : descendants(pid)) ::kill(p, sig);
+  ::kill(pid, sig);
+}
+
 // Waits up to timeout_ms for pid; its wait status or -1.
 int wait_for(pid_t pid, int timeout_ms, int* raw_status) {
   const uint64_t deadline = now_ns() + static_cast<uint64_t>(timeout_ms) * 1'000'000ULL;
@@ -155,12 +161,6 @@ int wait_for(pid_t pid, int timeout_ms, int* raw_status) {
     if (now_ns() >= deadline) return -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-}
-
-int exit_code(int raw) {
-  if (WIFEXITED(raw)) return WEXITSTATUS(raw);
-  if (WIFSIGNALED(raw)) return 128 + WTERMSIG(raw);
-  return -1;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <csignal>
 #include <functional>
 #include <map>
 #include <memory>
@@ -81,6 +82,15 @@ class ServerJob {
 /// exit status, or -1 on timeout (the process tree is killed).
 int run_command(const std::vector<std::string>& argv, int timeout_ms, std::string* out,
                 const std::map<std::string, std::string>& env = {});
+
+/// fork + exec of argv with stdout and stderr on log_fd (if >= 0), stdin on
+/// /dev/null, `env` added, in its own process group; the child gets
+/// death_signal when the test dies. Throws on fork failure.
+pid_t spawn(const std::vector<std::string>& argv, int log_fd, const std::map<std::string, std::string>& env,
+            int death_signal = SIGTERM);
+
+/// A wait status as an exit code: the status, 128 + signal, or -1.
+int exit_code(int raw);
 
 /// Every descendant of pid (children first found, recursively).
 std::vector<pid_t> descendants(pid_t pid);
