@@ -23,9 +23,9 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
-#include "benchfs/storage/placement.hpp"
 #include "fault_support.hpp"
 #include "harness.hpp"
+#include "placement_paths.hpp"
 
 using benchfs::faults::errno_from_name;
 using benchfs::faults::errno_name;
@@ -38,6 +38,7 @@ using benchfs::faults::mono_ms;
 using benchfs::faults::Process;
 using benchfs::faults::reliability;
 using benchfs::test::JobOptions;
+using benchfs::test::path_on;
 using benchfs::test::ServerJob;
 using benchfs::test::TempDir;
 
@@ -66,22 +67,6 @@ int mpi_rank_of(pid_t pid) {
     if (var.compare(0, key.size(), key) == 0) return std::atoi(var.c_str() + key.size());
   }
   return -1;
-}
-
-char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return 'X';
-  const size_t close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
-}
-
-// A path "<prefix><n>" whose metadata owner among `servers` is `owner`.
-std::string path_on(const std::string& prefix, uint32_t owner, uint32_t servers, int skip = 0) {
-  for (int n = 0;; ++n) {
-    std::string p = prefix + std::to_string(n);
-    if (benchfs::storage::metadata_owner(p, servers) == owner && skip-- == 0) return p;
-  }
 }
 
 // The C API of this process, initialized against `registry` for the scope.
@@ -150,6 +135,15 @@ struct ContinueGuard {
   pid_t pid;
   ~ContinueGuard() { ::kill(pid, SIGCONT); }
 };
+
+// SIGSTOPs pid and waits until the stop has taken effect.
+::testing::AssertionResult stop_process(pid_t pid) {
+  if (::kill(pid, SIGSTOP) != 0)
+    return ::testing::AssertionFailure() << "kill SIGSTOP: " << std::strerror(errno);
+  if (!eventually([&] { return benchfs::test::process_state(pid) == 'T'; }, 5000))
+    return ::testing::AssertionFailure() << "process " << pid << " not stopped after 5 s";
+  return ::testing::AssertionSuccess();
+}
 
 }  // namespace
 
@@ -226,8 +220,8 @@ TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
     const auto fin = w.lines("FINALIZED");
     EXPECT_EQ(fin.size(), 1u) << "benchfs_finalize did not return:\n" << w.output();
   }
-  EXPECT_NE(process_state(pids[1]), 'X') << "the surviving server exited";
-  EXPECT_NE(process_state(pids[1]), 'Z') << "the surviving server exited";
+  EXPECT_NE(benchfs::test::process_state(pids[1]), 'X') << "the surviving server exited";
+  EXPECT_NE(benchfs::test::process_state(pids[1]), 'Z') << "the surviving server exited";
 
   // A fresh client: the survivor's files read back intact, new files whose
   // metadata and data are on the survivor work, the dead server's files fail
@@ -487,8 +481,7 @@ TEST(Faults, StoppedServerTimesOutThenRecovers) {
   const int fd = benchfs_open("/s", O_RDONLY, 0);
   ASSERT_GE(fd, 0) << benchfs_last_error();
   ContinueGuard guard{pids[0]};
-  ASSERT_EQ(::kill(pids[0], SIGSTOP), 0);
-  ASSERT_TRUE(eventually([&] { return process_state(pids[0]) == 'T'; }, 5000));
+  ASSERT_TRUE(stop_process(pids[0]));
 
   double lo = 1e9, hi = 0;
   std::string errs;
@@ -556,8 +549,7 @@ TEST(Faults, NewClientOfAStoppedServerFailsCleanly) {
   const auto pids = job.server_pids();
   ASSERT_EQ(pids.size(), 1u);
   ContinueGuard guard{pids[0]};
-  ASSERT_EQ(::kill(pids[0], SIGSTOP), 0);
-  ASSERT_TRUE(eventually([&] { return process_state(pids[0]) == 'T'; }, 5000));
+  ASSERT_TRUE(stop_process(pids[0]));
   Process c({fault_client(), "connect"}, dir.sub("stopped-client.log"), client_env(job.registry()));
   const int rc = c.wait_exit(kTimeoutMs + 15000);
   ASSERT_NE(rc, -1) << "a new client of a stopped server hangs";
@@ -595,8 +587,7 @@ TEST(Faults, ClientRetryingWhileServerStoppedRecoversAfterSigcont) {
   const auto pids = job.server_pids();
   ASSERT_EQ(pids.size(), 1u);
   ContinueGuard guard{pids[0]};
-  ASSERT_EQ(::kill(pids[0], SIGSTOP), 0);
-  ASSERT_TRUE(eventually([&] { return process_state(pids[0]) == 'T'; }, 5000));
+  ASSERT_TRUE(stop_process(pids[0]));
   struct stat st {};
   for (int i = 0; i < 3; ++i) {
     errno = 0;

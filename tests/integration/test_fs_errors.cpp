@@ -30,6 +30,7 @@
 #include "benchfs/storage/placement.hpp"
 #include "fs_fixture.hpp"
 #include "harness.hpp"
+#include "placement_paths.hpp"
 
 using benchfs::now_ns;
 using benchfs::test::JobOptions;
@@ -112,22 +113,6 @@ int mpi_rank_of(pid_t pid) {
     if (var.compare(0, key.size(), key) == 0) return std::atoi(var.c_str() + key.size());
   }
   return -1;
-}
-
-char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(in, line)) return 'X';  // gone
-  const size_t close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
-}
-
-// A name "<prefix><n>" whose full path's metadata owner among 2 servers is `owner`.
-std::string path_on(const std::string& prefix, uint32_t owner, int skip = 0) {
-  for (int n = 0;; ++n) {
-    std::string p = prefix + std::to_string(n);
-    if (benchfs::storage::metadata_owner(p, 2) == owner && skip-- == 0) return p;
-  }
 }
 
 class FsErrors : public benchfs::test::FsJobTest {
@@ -357,7 +342,7 @@ TEST_F(FsErrors, EnotemptyWhicheverServerHoldsTheChild) {
     for (const bool child_is_dir : {false, true}) {
       const std::string dir = "/ne" + std::to_string(owner) + (child_is_dir ? "d" : "f");
       ASSERT_OK(benchfs_mkdir(dir.c_str(), 0755));
-      const std::string child = path_on(dir + "/c", owner);
+      const std::string child = benchfs::test::path_on(dir + "/c", owner, 2);
       if (child_is_dir) {
         ASSERT_OK(benchfs_mkdir(child.c_str(), 0755));
       } else {
@@ -633,7 +618,7 @@ TEST_F(FsErrors, KilledServerGivesAnErrorWithinTheTimeoutAndTheOtherKeepsServing
   std::string files[2][2];
   for (uint32_t owner = 0; owner < 2; ++owner) {
     for (int k = 0; k < 2; ++k) {
-      files[owner][k] = path_on("/k", owner, k);
+      files[owner][k] = benchfs::test::path_on("/k", owner, 2, k);
       ASSERT_NO_FATAL_FAILURE(write_file(files[owner][k], kSize, owner * 2 + k));
     }
   }
@@ -644,7 +629,7 @@ TEST_F(FsErrors, KilledServerGivesAnErrorWithinTheTimeoutAndTheOtherKeepsServing
   const int alive = 1 - dead;
   ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
   for (int i = 0; i < 2000; ++i) {
-    const char s = process_state(pids[0]);
+    const char s = benchfs::test::process_state(pids[0]);
     if (s == 'Z' || s == 'X') break;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }

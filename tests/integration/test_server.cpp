@@ -80,15 +80,6 @@ class ServerTest : public ::testing::Test {
 
 double seconds_since(uint64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
 
-// The state letter of /proc/<pid>/stat ('T' once a SIGSTOP has taken effect).
-char process_state(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(in, line);
-  const size_t close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
-}
-
 }  // namespace
 
 TEST_F(ServerTest, RegistryIsPublishedWithPrivatePermissions) {
@@ -469,9 +460,9 @@ TEST_F(ServerTest, StoppedServerTimesOutInsteadOfHanging) {
   ASSERT_EQ(pids.size(), 1u);
   ASSERT_EQ(::kill(pids[0], SIGSTOP), 0);
   // Signals land asynchronously: wait until the server really is stopped.
-  for (int i = 0; i < 1000 && process_state(pids[0]) != 'T'; ++i)
+  for (int i = 0; i < 1000 && benchfs::test::process_state(pids[0]) != 'T'; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  ASSERT_EQ(process_state(pids[0]), 'T');
+  ASSERT_EQ(benchfs::test::process_state(pids[0]), 'T');
   uint64_t t0 = now_ns();
   Status st = c->ping(0, "12345678", 8, nullptr);
   double took = seconds_since(t0);

@@ -140,6 +140,14 @@ int exit_code(int raw) {
   return -1;
 }
 
+char process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return 'X';
+  const size_t close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
+}
+
 namespace {
 
 void kill_tree(pid_t pid, int sig) {

@@ -92,6 +92,10 @@ pid_t spawn(const std::vector<std::string>& argv, int log_fd, const std::map<std
 /// A wait status as an exit code: the status, 128 + signal, or -1.
 int exit_code(int raw);
 
+/// The state letter of /proc/<pid>/stat ('T' once a SIGSTOP has taken
+/// effect), 'X' when the process is gone.
+char process_state(pid_t pid);
+
 /// Every descendant of pid (children first found, recursively).
 std::vector<pid_t> descendants(pid_t pid);
 
