@@ -39,6 +39,8 @@ struct Request {
   std::string_view path;       ///< metadata ops
   std::string_view path2;      ///< RENAME: destination
   std::string_view client_id;  ///< REGISTER_CLIENT
+  /// Field by field (the views by their bytes).
+  bool operator==(const Request&) const = default;
 };
 
 /// A decoded or to-be-encoded reply. An error reply (status != 0) carries

@@ -103,6 +103,7 @@ struct Attr {
   int64_t atime_ns = 0;
   int64_t mtime_ns = 0;
   int64_t ctime_ns = 0;
+  bool operator==(const Attr&) const = default;
 };
 inline constexpr size_t kAttrSize = 48;
 
