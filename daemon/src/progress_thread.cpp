@@ -116,7 +116,8 @@ size_t ProgressThread::run_deferred() {
     const uint64_t now = now_ns();
     for (size_t i = 0; i < deferred_close_.size();) {
       DeferredClose& d = deferred_close_[i];
-      if ((ops_by_conn_.count(d.conn_id) == 0 && now >= d.not_before_ns) || now >= d.deadline_ns || stop_) {
+      if ((inflight(d.conn_id) == 0 && now >= d.not_before_ns) || now >= d.deadline_ns || stop_) {
+        ops_by_conn_.erase(d.conn_id);
         ucs_status_ptr_t r = d.ep.close_nb();
         if (r != nullptr) closing_.push_back(r);
         deferred_close_[i] = std::move(deferred_close_.back());
@@ -220,11 +221,12 @@ void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reas
   // waits until no request of ours is in flight (the notification above
   // among them) and UCX's own acknowledgements have had kCloseGraceNs to go
   // out; kDeferredCloseBoundNs bounds the wait.
-  if (notify || ops_by_conn_.count(conn->id) != 0) {
+  if (notify || inflight(conn->id) != 0) {
     const uint64_t now = now_ns();
     deferred_close_.push_back(
         DeferredClose{std::move(conn->ep), conn->id, now + kDeferredCloseBoundNs, now + kCloseGraceNs});
   } else {
+    ops_by_conn_.erase(conn->id);
     ucs_status_ptr_t r = conn->ep.close_nb();
     if (r != nullptr) closing_.push_back(r);
   }
@@ -439,13 +441,18 @@ OpCtx* ProgressThread::acquire_ctx() {
 void ProgressThread::attach(OpCtx* ctx, ucp_ep_h ep, uint64_t conn_id) {
   ctx->ep = ep;
   ctx->conn_id = conn_id;
-  if (conn_id != 0) ++ops_by_conn_[conn_id];
+  if (conn_id != 0) ++ops_by_conn_[conn_id];  // the entry lives until the connection closes
+}
+
+uint32_t ProgressThread::inflight(uint64_t conn_id) const {
+  auto it = ops_by_conn_.find(conn_id);
+  return it == ops_by_conn_.end() ? 0 : it->second;
 }
 
 void ProgressThread::release_ctx(OpCtx* ctx) {
   if (ctx->conn_id != 0) {
     auto it = ops_by_conn_.find(ctx->conn_id);
-    if (it != ops_by_conn_.end() && --it->second == 0) ops_by_conn_.erase(it);
+    if (it != ops_by_conn_.end() && it->second > 0) --it->second;
   }
   if (ctx->am_desc != nullptr) {
     ucp_am_data_release(worker_.get(), ctx->am_desc);

@@ -100,6 +100,8 @@ class ProgressThread {
   OpCtx* acquire_ctx();
   /// Ties ctx to a connection (counted in ops_by_conn_ until release_ctx).
   void attach(OpCtx* ctx, ucp_ep_h ep, uint64_t conn_id);
+  /// Requests of connection conn_id in flight.
+  [[nodiscard]] uint32_t inflight(uint64_t conn_id) const;
   void release_ctx(OpCtx* ctx);
   ThreadStats& mutable_stats() { return stats_; }
 
@@ -140,7 +142,9 @@ class ProgressThread {
   };
   std::vector<FailedEp> failed_;           ///< recorded by ep_error_cb
   std::vector<ucs_status_ptr_t> closing_;  ///< close requests still in flight
-  /// Requests in flight (OpCtx attached) per connection id.
+  /// Requests in flight (OpCtx attached) per connection id; an entry is
+  /// made by the connection's first request and dropped when it closes (no
+  /// allocation per request).
   std::unordered_map<uint64_t, uint32_t> ops_by_conn_;
   /// Connections dropped but not closed yet (see close_conn): closed once
   /// none of their requests is in flight and not before not_before_ns, or
