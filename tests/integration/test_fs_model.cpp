@@ -358,6 +358,19 @@ class Worker {
     return {ps};
   }
 
+  enum class Kind { kAny, kFile, kDir };
+  // What an op on the existing entry p (model node n, null if missing) must
+  // fail with: the parent's error, ENOENT, or EISDIR / ENOTDIR when p is not
+  // of `kind`; empty when it must succeed as far as lookup goes.
+  Errs lookup_errs(const std::string& p, const Node* n, Kind kind, bool strict) {
+    const int ps = model_.parent_state(p);
+    if (ps != 0) return parent_errs(ps, strict);
+    if (n == nullptr) return {ENOENT};
+    if (kind == Kind::kFile && n->dir) return {EISDIR};
+    if (kind == Kind::kDir && !n->dir) return {ENOTDIR};
+    return {};
+  }
+
   void compare_stat(const std::string& p, const Node& n, const struct stat& st, const std::string& what) {
     if (n.dir != S_ISDIR(st.st_mode) || (!n.dir && !S_ISREG(st.st_mode))) {
       fail(what + ": mode " + std::to_string(st.st_mode) + ", expected a " + (n.dir ? "directory" : "file"));
@@ -450,16 +463,8 @@ class Worker {
     const std::string what =
         std::string("open(") + p + (rdwr ? ", O_RDWR" : ", O_WRONLY") + (append ? "|O_APPEND" : "") + ")";
     note(what);
-    const int ps = model_.parent_state(p);
     Node* n = model_.find(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, true);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    } else if (n->dir) {
-      want = {EISDIR};
-    }
+    const Errs want = lookup_errs(p, n, Kind::kFile, true);
     errno = 0;
     const int fd = benchfs_open(p.c_str(), flags, 0);
     const int open_err = errno;
@@ -513,13 +518,7 @@ class Worker {
     if (n != nullptr && n->dir) return op_stat_of(p);
     const std::string what = "open(" + p + ", O_RDONLY)";
     note(what);
-    const int ps = model_.parent_state(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, true);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    }
+    const Errs want = lookup_errs(p, n, Kind::kAny, true);
     errno = 0;
     const int fd = benchfs_open(p.c_str(), O_RDONLY, 0);
     const int open_err = errno;
@@ -586,15 +585,7 @@ class Worker {
     }
     const std::string what = "truncate(" + p + ", " + std::to_string(len) + ")";
     note(what);
-    const int ps = model_.parent_state(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, false);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    } else if (n->dir) {
-      want = {EISDIR};
-    }
+    const Errs want = lookup_errs(p, n, Kind::kFile, false);
     errno = 0;
     expect_call([&] { return benchfs_truncate(p.c_str(), static_cast<off_t>(len)); }, want, what);
     if (want.empty()) n->data.truncate(len);
@@ -657,16 +648,7 @@ class Worker {
     const std::string p = existing(false, 70);
     const std::string what = "unlink(" + p + ")";
     note(what);
-    const int ps = model_.parent_state(p);
-    Node* n = model_.find(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, false);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    } else if (n->dir) {
-      want = {EISDIR};
-    }
+    const Errs want = lookup_errs(p, model_.find(p), Kind::kFile, false);
     errno = 0;
     expect_call([&] { return benchfs_unlink(p.c_str()); }, want, what);
     if (want.empty()) model_.erase(p);
@@ -694,18 +676,8 @@ class Worker {
     if (p == model_.root()) return;
     const std::string what = "rmdir(" + p + ")";
     note(what);
-    const int ps = model_.parent_state(p);
-    Node* n = model_.find(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, false);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    } else if (!n->dir) {
-      want = {ENOTDIR};
-    } else if (!model_.children(p).empty()) {
-      want = {ENOTEMPTY};
-    }
+    Errs want = lookup_errs(p, model_.find(p), Kind::kDir, false);
+    if (want.empty() && !model_.children(p).empty()) want = {ENOTEMPTY};
     errno = 0;
     expect_call([&] { return benchfs_rmdir(p.c_str()); }, want, what);
     if (want.empty()) model_.erase(p);
@@ -746,16 +718,8 @@ class Worker {
     const std::string p = existing(true, 80);
     const std::string what = "readdir(" + p + ")";
     note(what);
-    const int ps = model_.parent_state(p);
     Node* n = model_.find(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, false);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    } else if (!n->dir) {
-      want = {ENOTDIR};
-    }
+    const Errs want = lookup_errs(p, n, Kind::kDir, false);
     if (!want.empty()) {
       errno = 0;
       expect_call(
@@ -774,14 +738,8 @@ class Worker {
   void op_stat_of(const std::string& p) {
     const std::string what = "stat(" + p + ")";
     note(what);
-    const int ps = model_.parent_state(p);
     Node* n = model_.find(p);
-    Errs want;
-    if (ps != 0) {
-      want = parent_errs(ps, false);
-    } else if (n == nullptr) {
-      want = {ENOENT};
-    }
+    const Errs want = lookup_errs(p, n, Kind::kAny, false);
     struct stat st {};
     errno = 0;
     expect_call([&] { return benchfs_stat(p.c_str(), &st); }, want, what);
