@@ -33,6 +33,11 @@ std::string default_client_id() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(g_instances.fetch_add(1));
 }
 
+// The errno of a request UCX completed with `st`. UCX cancels a request of
+// ours only when its endpoint closes (a send cannot be canceled alone in UCX
+// 1.13), e.g. under a server's eviction: a lost connection, retried as one.
+int request_errno(ucs_status_t st) { return st == UCS_ERR_CANCELED ? ECONNRESET : net::ucs_to_errno(st); }
+
 bool is_connection_error(int err) {
   return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED || err == ESHUTDOWN;
 }
@@ -440,7 +445,7 @@ bool Client::poll_pending(Pending& p) {
     p.send_req = nullptr;
     if (st != UCS_OK && !p.done) {
       p.done = true;
-      p.err = net::ucs_to_errno(st);
+      p.err = request_errno(st);
       p.err_msg = ucs_status_string(st);
       remove_pending(p.id);
     }
@@ -777,7 +782,7 @@ ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data,
   if (s == nullptr) {
     p.recv_len = len;
   } else if (UCS_PTR_IS_ERR(s)) {
-    p.err = net::ucs_to_errno(UCS_PTR_STATUS(s));
+    p.err = request_errno(UCS_PTR_STATUS(s));
     p.err_msg = "receiving reply data failed";
   } else {
     p.recv_req = s;
@@ -790,7 +795,7 @@ void Client::recv_done_cb(void* request, ucs_status_t status, size_t length, voi
   if (status == UCS_OK) {
     p->recv_len = length;
   } else if (p->err == 0) {
-    p->err = net::ucs_to_errno(status);
+    p->err = request_errno(status);
     p->err_msg = ucs_status_string(status);
   }
   if (p->recv_req == request) p->recv_req = nullptr;

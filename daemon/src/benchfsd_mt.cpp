@@ -3,22 +3,43 @@
 #include <mpi.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "benchfs/core/log.hpp"
 #include "benchfs/core/units.hpp"
 #include "benchfs/server/server.hpp"
+#include "fd_quarantine.hpp"
 
 namespace {
 
 using benchfs::server::ServerOptions;
+namespace fdq = benchfs::server::fd_quarantine;
+
+// Raises the soft limit on open descriptors to the hard limit (each client
+// connection holds several sockets). Returns the soft limit now in force.
+size_t raise_fd_limit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur < rl.rlim_max) {
+    struct rlimit want = rl;
+    want.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  return rl.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : static_cast<size_t>(rl.rlim_cur);
+}
 
 // Parses the command line into opts. Returns an exit code >= 0 to exit with
 // (help printed, or a usage error), -1 to go on.
-int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_level) {
+int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_level,
+                  std::string& quarantine) {
   CLI::App app{
       "benchfsd_mt: a BenchFS server. Start one per MPI rank, e.g.\n"
       "  mpirun -np 2 --bind-to none benchfsd_mt --registry /tmp/benchfs --threads 2\n"
@@ -85,6 +106,11 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   app.add_option("--progress-thread-mode", progress_mode, "UCX thread mode of the progress workers")
       ->capture_default_str()
       ->check(CLI::IsMember({"single", "multi"}));
+  app.add_option("--socket-quarantine", quarantine,
+                 "Hold a closed socket's descriptor number for 1 s before reuse: works around a UCX < 1.18 "
+                 "abort under client churn (async.c \"handler->async == async\"); auto = on for such UCX")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "on", "off"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -145,7 +171,8 @@ bool bounded_barrier(int timeout_ms) {
 int main(int argc, char** argv) {
   ServerOptions opts;
   std::string log_level;
-  if (int rc = parse_options(argc, argv, opts, log_level); rc >= 0) return rc;
+  std::string quarantine = "auto";
+  if (int rc = parse_options(argc, argv, opts, log_level, quarantine); rc >= 0) return rc;
 
   // Signals are taken synchronously by the main thread; block them before any
   // thread (MPI's, UCX's, ours) starts so none of those receives them.
@@ -164,6 +191,13 @@ int main(int argc, char** argv) {
   if (auto st = benchfs::init_logging("benchfsd." + std::to_string(rank), log_level); !st) {
     std::fprintf(stderr, "benchfsd_mt: %s\n", st.to_string().c_str());
     MPI_Abort(MPI_COMM_WORLD, 2);
+  }
+
+  const size_t fd_limit = raise_fd_limit();
+  if (quarantine == "on" || (quarantine == "auto" && fdq::ucx_needs_it())) {
+    // A number is held 1 s; at most a quarter of the descriptor limit is held.
+    if (!fdq::enable(std::chrono::milliseconds(1000), std::max<size_t>(64, fd_limit / 4)))
+      spdlog::warn("node {}: socket quarantine off: /dev/null: {}", rank, std::strerror(errno));
   }
 
   benchfs::server::Bootstrap boot;
@@ -196,9 +230,13 @@ int main(int argc, char** argv) {
       break;
     }
     if (server->stop_requested()) break;
+    fdq::sweep();
   }
   server->stop();
   server.reset();
+  if (const auto q = fdq::stats(); q.quarantined != 0)
+    spdlog::debug("node {}: socket quarantine: {} sockets closed through it, {} numbers freed early", rank,
+                  q.quarantined, q.released_early);
   // Other ranks stop on their own signal or SHUTDOWN; do not hang on one that never does.
   if (!bounded_barrier(static_cast<int>(opts.shutdown_timeout_ms) + 10'000)) {
     spdlog::warn("node {}: other servers are still running; exiting without them", rank);

@@ -12,7 +12,6 @@
 
 #include "benchfs/storage/placement.hpp"
 #include "handlers.hpp"
-#include "server_impl.hpp"
 
 namespace benchfs::server {
 
@@ -44,7 +43,7 @@ Inode from_attr(const wire::Attr& a) {
   return in;
 }
 
-void reply_attr(ProgressThread& t, OpCtx* ctx, const Result<Inode>& r) {
+void reply_attr(RequestHost& t, OpCtx* ctx, const Result<Inode>& r) {
   if (!r) {
     t.reply_error(ctx, r.status().err());
     return;
@@ -54,7 +53,7 @@ void reply_attr(ProgressThread& t, OpCtx* ctx, const Result<Inode>& r) {
   t.reply(ctx, rep);
 }
 
-void reply_status(ProgressThread& t, OpCtx* ctx, const Status& st) {
+void reply_status(RequestHost& t, OpCtx* ctx, const Status& st) {
   if (!st) {
     t.reply_error(ctx, st.err());
     return;
@@ -65,8 +64,8 @@ void reply_status(ProgressThread& t, OpCtx* ctx, const Status& st) {
 
 // ---- metadata ----
 
-void handle_create(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  storage::MetadataStore& meta = t.server().meta();
+void handle_create(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore& meta = t.meta();
   auto r = meta.create(req.path, req.mode & 07777, (req.open_flags & O_EXCL) != 0);
   if (!r) {
     t.reply_error(ctx, r.status().err());
@@ -88,8 +87,8 @@ void handle_create(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
   t.reply(ctx, rep);
 }
 
-void handle_open(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  storage::MetadataStore& meta = t.server().meta();
+void handle_open(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore& meta = t.meta();
   auto r = meta.lookup(req.path);
   if (!r) {
     t.reply_error(ctx, r.status().err());
@@ -107,8 +106,8 @@ void handle_open(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
   reply_attr(t, ctx, r);
 }
 
-void handle_readdir(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  auto page = t.server().meta().readdir(req.path, req.cookie, req.max_entries, wire::kMaxReaddirBytes);
+void handle_readdir(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  auto page = t.meta().readdir(req.path, req.cookie, req.max_entries, wire::kMaxReaddirBytes);
   if (!page) {
     t.reply_error(ctx, page.status().err());
     return;
@@ -123,8 +122,8 @@ void handle_readdir(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
   t.reply(ctx, rep, ctx->buf.data(), ctx->buf.size());
 }
 
-void handle_rename(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  storage::MetadataStore& meta = t.server().meta();
+void handle_rename(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore& meta = t.meta();
   wire::Reply rep;
   if ((req.flags & wire::kFlagRenameDetach) != 0) {
     auto r = meta.detach(req.path);
@@ -148,8 +147,8 @@ void handle_rename(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
   t.reply(ctx, rep);
 }
 
-void handle_set_size(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  auto r = t.server().meta().extend_size(req.path, req.ino, req.length);
+void handle_set_size(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  auto r = t.meta().extend_size(req.path, req.ino, req.length);
   if (!r) {
     t.reply_error(ctx, r.status().err());
     return;
@@ -159,12 +158,11 @@ void handle_set_size(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
   t.reply(ctx, rep);
 }
 
-void handle_statfs(ProgressThread& t, OpCtx* ctx) {
-  ServerImpl& s = t.server();
-  const auto ms = s.meta().stats();
+void handle_statfs(RequestHost& t, OpCtx* ctx) {
+  const auto ms = t.meta().stats();
   wire::Reply rep;
-  rep.capacity = s.capacity();
-  rep.used = s.chunks().bytes_used();
+  rep.capacity = t.facts().capacity;
+  rep.used = t.chunks().bytes_used();
   rep.files = ms.files + ms.dirs;
   t.reply(ctx, rep);
 }
@@ -172,18 +170,16 @@ void handle_statfs(ProgressThread& t, OpCtx* ctx) {
 // ---- chunk I/O ----
 
 // A chunk request must come to the chunk's holder and stay inside the chunk.
-Status check_chunk(ServerImpl& s, const wire::Request& req) {
-  if (storage::chunk_holder(req.ino, req.index, s.server_count()) != s.node())
+Status check_chunk(const ServerFacts& s, const wire::Request& req) {
+  if (storage::chunk_holder(req.ino, req.index, s.servers) != s.node)
     return Status(EINVAL, "chunk sent to the wrong server");
-  if (req.offset > s.chunk_size() || req.length > s.chunk_size() - req.offset)
+  if (req.offset > s.chunk_size || req.length > s.chunk_size - req.offset)
     return Status(EINVAL, "range outside the chunk");
   return Status();
 }
 
-void write_recv_done(void* request, ucs_status_t status, size_t length, void* user_data) {
-  auto* ctx = static_cast<OpCtx*>(user_data);
-  ProgressThread& t = *ctx->thread;
-  if (request != nullptr) ucp_request_free(request);
+void write_recv_done(OpCtx* ctx, ucs_status_t status, size_t length) {
+  RequestHost& t = *ctx->host;
   if (status == UCS_OK && length == ctx->write.length()) ctx->write.commit();
   ctx->write.reset();
   if (!t.receive_done(ctx, status)) return;
@@ -192,11 +188,9 @@ void write_recv_done(void* request, ucs_status_t status, size_t length, void* us
   t.reply(ctx, rep);
 }
 
-ucs_status_t handle_write_chunk(ProgressThread& t, OpCtx* ctx, const wire::Request& req,
-                                const RequestData& d) {
-  ServerImpl& s = t.server();
+ucs_status_t handle_write_chunk(RequestHost& t, OpCtx* ctx, const wire::Request& req, const RequestData& d) {
   t.mutable_stats().ops[static_cast<size_t>(wire::Op::kWriteChunk)].bytes_in += req.length;
-  if (auto st = check_chunk(s, req); !st) {
+  if (auto st = check_chunk(t.facts(), req); !st) {
     t.reply_error(ctx, st.err());
     return UCS_OK;
   }
@@ -207,7 +201,7 @@ ucs_status_t handle_write_chunk(ProgressThread& t, OpCtx* ctx, const wire::Reque
     // Eager: UCX already holds the bytes; one copy into the chunk.
     ++t.mutable_stats().writes_eager;
     t.mutable_stats().bytes_copied += req.length;
-    Status st = s.chunks().write(key, req.offset, d.data, req.length);
+    Status st = t.chunks().write(key, req.offset, d.data, req.length);
     if (!st) {
       t.reply_error(ctx, st.err());
     } else {
@@ -215,7 +209,7 @@ ucs_status_t handle_write_chunk(ProgressThread& t, OpCtx* ctx, const wire::Reque
     }
     return UCS_OK;
   }
-  auto lease = s.chunks().begin_write(key, req.offset, req.length);
+  auto lease = t.chunks().begin_write(key, req.offset, req.length);
   if (!lease) {
     // The data stays with the sender; UCX drops the descriptor we decline.
     t.reply_error(ctx, lease.status().err());
@@ -223,26 +217,16 @@ ucs_status_t handle_write_chunk(ProgressThread& t, OpCtx* ctx, const wire::Reque
   }
   ++t.mutable_stats().writes_rndv;
   ctx->write = std::move(*lease);
-  ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  p.cb.recv_am = &write_recv_done;
-  p.user_data = ctx;
-  ucs_status_ptr_t r = ucp_am_recv_data_nbx(t.worker().get(), d.data, ctx->write.data(), req.length, &p);
-  if (r == nullptr) {
-    write_recv_done(nullptr, UCS_OK, req.length, ctx);
-  } else if (UCS_PTR_IS_ERR(r)) {
-    write_recv_done(nullptr, UCS_PTR_STATUS(r), 0, ctx);
-  }
+  t.receive(ctx, d.data, ctx->write.data(), req.length, &write_recv_done);
   return UCS_INPROGRESS;
 }
 
-void handle_read_chunk(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  ServerImpl& s = t.server();
-  if (auto st = check_chunk(s, req); !st) {
+void handle_read_chunk(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  if (auto st = check_chunk(t.facts(), req); !st) {
     t.reply_error(ctx, st.err());
     return;
   }
-  auto lease = s.chunks().begin_read(ChunkKey{req.ino, req.index}, req.offset, req.length);
+  auto lease = t.chunks().begin_read(ChunkKey{req.ino, req.index}, req.offset, req.length);
   if (!lease) {
     t.reply_error(ctx, lease.status().err());
     return;
@@ -256,8 +240,8 @@ void handle_read_chunk(ProgressThread& t, OpCtx* ctx, const wire::Request& req) 
   t.reply(ctx, rep, ctx->read.data(), ctx->read.length());
 }
 
-void handle_remove_chunks(ProgressThread& t, OpCtx* ctx, const wire::Request& req) {
-  const auto r = t.server().chunks().remove(req.ino, req.length);
+void handle_remove_chunks(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  const auto r = t.chunks().remove(req.ino, req.length);
   wire::Reply rep;
   rep.count = r.chunks;
   rep.length = r.bytes;
@@ -266,9 +250,9 @@ void handle_remove_chunks(ProgressThread& t, OpCtx* ctx, const wire::Request& re
 
 }  // namespace
 
-ucs_status_t handle_fs_request(ProgressThread& t, OpCtx* ctx, const wire::Request& req,
+ucs_status_t handle_fs_request(RequestHost& t, OpCtx* ctx, const wire::Request& req,
                                const RequestData& data) {
-  storage::MetadataStore& meta = t.server().meta();
+  storage::MetadataStore& meta = t.meta();
   switch (req.op) {
     case wire::Op::kCreate:
       handle_create(t, ctx, req);

@@ -59,17 +59,15 @@ ucs_status_t handle_register(ProgressThread& t, Conn& conn, OpCtx* ctx, const wi
   return UCS_OK;
 }
 
-void ping_recv_done(void* request, ucs_status_t status, size_t length, void* user_data) {
-  auto* ctx = static_cast<OpCtx*>(user_data);
-  ProgressThread& t = *ctx->thread;
-  if (request != nullptr) ucp_request_free(request);
+void ping_recv_done(OpCtx* ctx, ucs_status_t status, size_t length) {
+  RequestHost& t = *ctx->host;
   if (!t.receive_done(ctx, status)) return;
   wire::Reply r;
   r.length = length;
   t.reply(ctx, r, ctx->buf.data(), length);
 }
 
-ucs_status_t handle_ping(ProgressThread& t, OpCtx* ctx, const wire::Request& req, const RequestData& d) {
+ucs_status_t handle_ping(RequestHost& t, OpCtx* ctx, const wire::Request& req, const RequestData& d) {
   const uint64_t n = req.length;
   t.mutable_stats().ops[static_cast<size_t>(wire::Op::kPing)].bytes_in += n;
   wire::Reply r;
@@ -81,16 +79,7 @@ ucs_status_t handle_ping(ProgressThread& t, OpCtx* ctx, const wire::Request& req
   if (d.rndv) {
     // Receive straight into the echo buffer, reply when it has landed.
     ctx->buf.resize(n);
-    ucp_request_param_t p{};
-    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-    p.cb.recv_am = &ping_recv_done;
-    p.user_data = ctx;
-    ucs_status_ptr_t s = ucp_am_recv_data_nbx(t.worker().get(), d.data, ctx->buf.data(), n, &p);
-    if (s == nullptr) {
-      t.reply(ctx, r, ctx->buf.data(), n);
-    } else if (UCS_PTR_IS_ERR(s)) {
-      t.reply_error(ctx, net::ucs_to_errno(UCS_PTR_STATUS(s)));
-    }
+    t.receive(ctx, d.data, ctx->buf.data(), n, &ping_recv_done);
     return UCS_INPROGRESS;
   }
   if ((d.recv_attr & UCP_AM_RECV_ATTR_FLAG_DATA) != 0) {
@@ -115,8 +104,6 @@ ucs_status_t handle_request(ProgressThread& t, Conn& conn, OpCtx* ctx, const wir
   switch (req.op) {
     case wire::Op::kRegisterClient:
       return handle_register(t, conn, ctx, req);
-    case wire::Op::kPing:
-      return handle_ping(t, ctx, req, data);
     case wire::Op::kShutdown: {
       wire::Reply r;
       t.reply(ctx, r);
@@ -125,7 +112,21 @@ ucs_status_t handle_request(ProgressThread& t, Conn& conn, OpCtx* ctx, const wir
       return UCS_OK;
     }
     default:
-      return handle_fs_request(t, ctx, req, data);
+      return handle_host_request(t, ctx, req, data);
+  }
+}
+
+ucs_status_t handle_host_request(RequestHost& h, OpCtx* ctx, const wire::Request& req,
+                                 const RequestData& data) {
+  switch (req.op) {
+    case wire::Op::kPing:
+      return handle_ping(h, ctx, req, data);
+    case wire::Op::kRegisterClient:
+    case wire::Op::kShutdown:
+      h.reply_error(ctx, EINVAL);  // only handle_request takes these (they need the whole server)
+      return UCS_OK;
+    default:
+      return handle_fs_request(h, ctx, req, data);
   }
 }
 

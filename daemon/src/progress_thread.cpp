@@ -18,7 +18,9 @@ constexpr uint64_t kTouchIntervalNs = 1'000'000;  // LRU recency: 1 ms (coarse c
 
 ProgressThread::ProgressThread(ServerImpl& server, uint32_t index, const net::Context& ctx,
                                ucs_thread_mode_t mode, net::PollConfig poll)
-    : server_(server),
+    : RequestHost(server.meta(), server.chunks(),
+                  ServerFacts{server.node(), server.server_count(), server.chunk_size(), server.capacity()}),
+      server_(server),
       index_(index),
       worker_(ctx, mode, "benchfs-progress-" + std::to_string(index)),
       poll_(poll),
@@ -86,6 +88,7 @@ size_t ProgressThread::drain_inbox() {
         } else {
           accept(std::move(c.conn));
         }
+        if (c.handed_off != nullptr) c.handed_off->fetch_sub(1, std::memory_order_release);
         break;
       case Command::Kind::kEvict:
         evict(c);
@@ -266,6 +269,7 @@ void ProgressThread::teardown() {
     if (c.kind == Command::Kind::kAccept) {
       c.conn.reject();
       counters_.live.fetch_sub(1, std::memory_order_relaxed);
+      if (c.handed_off != nullptr) c.handed_off->fetch_sub(1, std::memory_order_release);
     }
     c = Command();
   }
@@ -417,9 +421,30 @@ bool ProgressThread::send_reply(OpCtx* ctx, const void* data, size_t len) {
   return true;  // send_done_cb recycles ctx and frees the request
 }
 
+void ProgressThread::receive(OpCtx* ctx, void* desc, void* dst, size_t len,
+                             void (*done)(OpCtx* ctx, ucs_status_t status, size_t length)) {
+  ctx->on_received = done;
+  ucp_request_param_t p{};
+  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+  p.cb.recv_am = &ProgressThread::recv_done_cb;
+  p.user_data = ctx;
+  ucs_status_ptr_t r = ucp_am_recv_data_nbx(worker_.get(), desc, dst, len, &p);
+  if (r == nullptr) {
+    done(ctx, UCS_OK, len);
+  } else if (UCS_PTR_IS_ERR(r)) {
+    done(ctx, UCS_PTR_STATUS(r), 0);
+  }
+}
+
+void ProgressThread::recv_done_cb(void* request, ucs_status_t status, size_t length, void* user_data) {
+  auto* ctx = static_cast<OpCtx*>(user_data);
+  ucp_request_free(request);
+  ctx->on_received(ctx, status, length);
+}
+
 void ProgressThread::send_done_cb(void* request, ucs_status_t status, void* user_data) {
   auto* ctx = static_cast<OpCtx*>(user_data);
-  ProgressThread* self = ctx->thread;
+  auto* self = static_cast<ProgressThread*>(ctx->host);
   if (status != UCS_OK && status != UCS_ERR_CANCELED) ++self->stats_.send_errors;
   self->release_ctx(ctx);
   ucp_request_free(request);
@@ -434,7 +459,7 @@ OpCtx* ProgressThread::acquire_ctx() {
     return ctx;
   }
   ctx_all_.push_back(std::make_unique<OpCtx>());
-  ctx_all_.back()->thread = this;
+  ctx_all_.back()->host = this;
   return ctx_all_.back().get();
 }
 
@@ -467,6 +492,7 @@ void ProgressThread::release_ctx(OpCtx* ctx) {
   }
   ctx->ep = nullptr;
   ctx->conn_id = 0;
+  ctx->on_received = nullptr;
   ctx_free_.push_back(ctx);
 }
 

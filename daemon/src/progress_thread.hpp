@@ -3,6 +3,7 @@
 // the state of their clients. Other threads reach it only through its inbox
 // (+ Worker::signal). UCX callbacks only record; teardown happens in the loop.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +17,7 @@
 #include "benchfs/net/poll.hpp"
 #include "benchfs/net/ucx.hpp"
 #include "benchfs/storage/chunk_store.hpp"
+#include "request_host.hpp"
 #include "stats.hpp"
 
 namespace benchfs::server {
@@ -30,6 +32,9 @@ struct Command {
   ucp_ep_h ep = nullptr;  ///< kEvict: endpoint of the evicted client
   uint64_t session = 0;   ///< kEvict: its session (ignored if it re-registered since)
   wire::CloseReason reason = wire::CloseReason::kEviction;
+  /// kAccept: decremented once the request has become an endpoint or been
+  /// rejected (the accept thread waits for it).
+  std::atomic<uint32_t>* handed_off = nullptr;
 };
 
 /// A client connection (one endpoint on this thread's worker).
@@ -43,26 +48,11 @@ struct Conn {
   uint64_t last_touch_ns = 0;  ///< when the registry last heard this client was active
 };
 
-/// State of one request from arrival to reply completion. Pooled per thread.
-struct OpCtx {
-  class ProgressThread* thread = nullptr;
-  uint64_t conn_id = 0;
-  ucp_ep_h ep = nullptr;
-  wire::Op op{};
-  uint64_t request_id = 0;
-  uint64_t t0_ticks = 0;       ///< arrival, in ticks(); 0 = not timed
-  wire::Encoded reply_hdr;     ///< must live until the reply send completes
-  std::vector<std::byte> buf;  ///< payload received by rendezvous / copied eager data
-  void* am_desc = nullptr;     ///< held eager AM data, released after the reply
-  storage::WriteLease write;   ///< WRITE_CHUNK: the chunk range a rendezvous lands in
-  storage::ReadLease read;     ///< READ_CHUNK: the chunk bytes the reply is sent from
-};
-
-class ProgressThread {
+class ProgressThread final : public RequestHost {
  public:
   ProgressThread(ServerImpl& server, uint32_t index, const net::Context& ctx, ucs_thread_mode_t mode,
                  net::PollConfig poll);
-  ~ProgressThread();
+  ~ProgressThread() override;
   ProgressThread(const ProgressThread&) = delete;
   ProgressThread& operator=(const ProgressThread&) = delete;
 
@@ -83,17 +73,13 @@ class ProgressThread {
   ServerImpl& server() { return server_; }
   net::Worker& worker() { return worker_; }
   /// Sends ctx's reply (header already in ctx->reply_hdr) with optional data,
-  /// then recycles ctx once UCX is done with it.
-  /// Returns true while the send is in flight (ctx stays alive until then
-  /// and `data` must stay valid); false once ctx has been recycled.
+  /// then recycles ctx once UCX is done with it (as reply() does).
   bool send_reply(OpCtx* ctx, const void* data, size_t len);
-  /// Encodes `r` (op and request id taken from ctx) and sends it.
-  bool reply(OpCtx* ctx, wire::Reply& r, const void* data = nullptr, size_t len = 0);
-  void reply_error(OpCtx* ctx, int err);
-  /// The end of a rendezvous receive for ctx: recycles ctx if its client is
-  /// gone, answers the error if the receive failed. True when neither
-  /// happened and the caller should send its reply.
-  bool receive_done(OpCtx* ctx, ucs_status_t status);
+  bool reply(OpCtx* ctx, wire::Reply& r, const void* data = nullptr, size_t len = 0) override;
+  void reply_error(OpCtx* ctx, int err) override;
+  void receive(OpCtx* ctx, void* desc, void* dst, size_t len,
+               void (*done)(OpCtx* ctx, ucs_status_t status, size_t length)) override;
+  bool receive_done(OpCtx* ctx, ucs_status_t status) override;
   /// The connection ctx was received on, if it is still open.
   Conn* conn_of(const OpCtx* ctx);
   Conn* find_conn(ucp_ep_h ep);
@@ -103,7 +89,6 @@ class ProgressThread {
   /// Requests of connection conn_id in flight.
   [[nodiscard]] uint32_t inflight(uint64_t conn_id) const;
   void release_ctx(OpCtx* ctx);
-  ThreadStats& mutable_stats() { return stats_; }
 
  private:
   void run(const CoreSet* core, const Topology* topo);
@@ -121,6 +106,7 @@ class ProgressThread {
                                     const ucp_am_recv_param_t* param);
   static void ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status);
   static void send_done_cb(void* request, ucs_status_t status, void* user_data);
+  static void recv_done_cb(void* request, ucs_status_t status, size_t length, void* user_data);
   void send_error_reply(ucp_ep_h ep, uint64_t conn_id, uint8_t op, uint64_t request_id, int err);
 
   ServerImpl& server_;
@@ -129,7 +115,6 @@ class ProgressThread {
   net::PollConfig poll_;
   Inbox<Command> inbox_;
   ThreadCounters counters_;
-  ThreadStats stats_;
   std::thread thread_;
 
   std::unordered_map<ucp_ep_h, std::unique_ptr<Conn>> conns_;

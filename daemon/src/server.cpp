@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/random.hpp"
@@ -134,25 +136,59 @@ void ServerImpl::on_conn_request(ucp_conn_request_h req) {
     ++rejected_while_stopping_;
     return;  // rejected by ConnRequest's destructor
   }
-  // Fewest live connections wins; count it at once so a burst spreads out.
-  size_t best = 0;
-  uint32_t best_live = UINT32_MAX;
-  for (size_t i = 0; i < threads_.size(); ++i) {
-    const uint32_t live = threads_[i]->counters().live.load(std::memory_order_relaxed);
-    if (live < best_live) {
-      best_live = live;
-      best = i;
+  arrived_.push_back(std::move(conn));
+}
+
+// Hands the connection requests that arrived to the progress threads and
+// waits until each has become an endpoint (or been rejected), without
+// touching the listener's worker meanwhile. Creating the endpoint moves the
+// connection's socket from the listener worker's UCX async context to the
+// progress worker's; UCX < 1.18 aborts ("async.c:643 handler->async ==
+// async") if the listener worker then polls a socket event it had queued
+// for it while busy. Its queue is empty when its progress call returns and
+// nothing blocks it while this thread waits, so no such event can be
+// queued across the move.
+void ServerImpl::hand_off_arrived() {
+  for (net::ConnRequest& conn : arrived_) {
+    // Fewest live connections wins; count it at once so a burst spreads out.
+    size_t best = 0;
+    uint32_t best_live = UINT32_MAX;
+    for (size_t i = 0; i < threads_.size(); ++i) {
+      const uint32_t live = threads_[i]->counters().live.load(std::memory_order_relaxed);
+      if (live < best_live) {
+        best_live = live;
+        best = i;
+      }
+    }
+    ProgressThread& t = *threads_[best];
+    t.counters().live.fetch_add(1, std::memory_order_relaxed);
+    handoffs_in_flight_.fetch_add(1, std::memory_order_relaxed);
+    Command c;
+    c.kind = Command::Kind::kAccept;
+    c.conn = std::move(conn);
+    c.handed_off = &handoffs_in_flight_;
+    if (!t.post_accept(producers_[best], std::move(c))) {
+      t.counters().live.fetch_sub(1, std::memory_order_relaxed);
+      handoffs_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      ++rejected_inbox_full_;
+      spdlog::warn("progress thread {} inbox full: connection rejected", best);
     }
   }
-  ProgressThread& t = *threads_[best];
-  t.counters().live.fetch_add(1, std::memory_order_relaxed);
-  Command c;
-  c.kind = Command::Kind::kAccept;
-  c.conn = std::move(conn);
-  if (!t.post_accept(producers_[best], std::move(c))) {
-    t.counters().live.fetch_sub(1, std::memory_order_relaxed);
-    ++rejected_inbox_full_;
-    spdlog::warn("progress thread {} inbox full: connection rejected", best);
+  arrived_.clear();
+  // Bounded: a progress thread stuck for kHandoffBoundNs costs the guard, not
+  // the accept thread.
+  constexpr uint64_t kHandoffBoundNs = 2'000'000'000ULL;
+  const uint64_t t0 = now_ns();
+  for (unsigned spins = 0; handoffs_in_flight_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < 64) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (now_ns() - t0 > kHandoffBoundNs) {
+      if (slow_handoffs_++ == 0) spdlog::warn("accept thread: progress threads slow to take connections");
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(20));
   }
 }
 
@@ -164,10 +200,18 @@ void ServerImpl::accept_loop() {
   net::Idler idler(*listen_worker_, net::PollConfig{net::PollMode::kBlocking, 0, false});
   while (!accept_stop_.load(std::memory_order_acquire)) {
     unsigned n = 0;
-    while (unsigned k = listen_worker_->progress()) n += k;
+    for (;;) {
+      const unsigned k = listen_worker_->progress();
+      n += k;
+      if (!arrived_.empty()) hand_off_arrived();
+      if (k == 0) break;
+    }
     idler.after_pass(
         n > 0, [this] { return accept_stop_.load(std::memory_order_acquire); }, 100);
   }
+  // Requests that arrived with the stop are rejected by their destructors.
+  rejected_while_stopping_ += arrived_.size();
+  arrived_.clear();
 }
 
 void ServerImpl::close_client(const registry::ClientEntry& e, wire::CloseReason reason) {
@@ -284,6 +328,7 @@ nlohmann::json ServerImpl::stats_json() const {
   }
   j["connections"] = {{"accepted", accepted},
                       {"rejected_while_stopping", rejected_while_stopping_},
+                      {"slow_handoffs", slow_handoffs_},
                       {"rejected_inbox_full", rejected_inbox_full_},
                       {"per_thread", per_thread}};
   return j;

@@ -55,6 +55,7 @@ class ServerImpl {
   static void conn_cb(ucp_conn_request_h req, void* arg);
   void on_conn_request(ucp_conn_request_h req);
   void accept_loop();
+  void hand_off_arrived();
   void plan_threads();
   void write_stats_file() const;
 
@@ -83,6 +84,11 @@ class ServerImpl {
   std::vector<Inbox<Command>::Producer> producers_;  ///< the accept thread's, one per inbox
   std::thread accept_thread_;
   std::atomic<bool> accept_stop_{false};
+  /// Connection requests of the current listener-worker progress call;
+  /// handed off once it has returned (see hand_off_arrived).
+  std::vector<net::ConnRequest> arrived_;
+  std::atomic<uint32_t> handoffs_in_flight_{0};
+  uint64_t slow_handoffs_ = 0;
   uint64_t rejected_while_stopping_ = 0;
   uint64_t rejected_inbox_full_ = 0;
 

@@ -483,6 +483,12 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
       break;
   }
   if (rd.short_read()) return proto("truncated fixed fields");
+  // Inode 0 is never a file's (placement.hpp): data stored under it could
+  // never be found, nor freed by any unlink.
+  if ((q.op == Op::kWriteChunk || q.op == Op::kReadChunk || q.op == Op::kRemoveChunks ||
+       q.op == Op::kSetSize) &&
+      q.ino == 0)
+    return Status(EINVAL, std::string(op_name(q.op)) + ": inode 0 is no file's");
 
   // Payload ops: the AM data is the payload.
   switch (q.op) {

@@ -11,6 +11,7 @@
 //                     2 READDIR entries ([count u16][entries]).
 // fuzz_server_list,
 // fuzz_ready_file:    the file's text, as is.
+// fuzz_dispatch:      [config u8][records]; see fuzz_dispatch.cpp.
 
 #include <cstddef>
 #include <cstdint>

@@ -60,6 +60,8 @@ void check_limits(const Request& q, const AmData& data) {
   } else {
     BENCHFS_FUZZ_CHECK(q.client_id.empty(), "client id set for an op other than register");
   }
+  if (q.op == Op::kWriteChunk || q.op == Op::kReadChunk || q.op == Op::kRemoveChunks || q.op == Op::kSetSize)
+    BENCHFS_FUZZ_CHECK(q.ino != 0, "accepted inode 0");
   switch (q.op) {
     case Op::kPing:
       BENCHFS_FUZZ_CHECK(q.length <= kMaxPingPayload && q.length == data.size, "ping payload");

@@ -189,6 +189,123 @@ void request_seeds(const fs::path& root) {
   c.add("req_stat_long_component", frame_request(r, {}));
 }
 
+// fuzz_dispatch: [config][records], record = [header_len][mode][data_len u16][header][data].
+class Story {
+ public:
+  explicit Story(uint8_t config) : bytes_{config} {}
+  Story& add(Request r, std::string_view payload = {}, uint8_t mode = 0) {
+    r.request_id = ++next_id_;
+    const Encoded hdr = encode_request_header(r);
+    std::vector<std::byte> data(request_var_size(r));
+    if (!data.empty()) {
+      encode_request_var(r, data.data());
+    } else {
+      const auto* p = reinterpret_cast<const std::byte*>(payload.data());
+      data.assign(p, p + payload.size());
+    }
+    bytes_.push_back(static_cast<uint8_t>(hdr.size));
+    bytes_.push_back(mode);
+    bytes_.push_back(static_cast<uint8_t>(data.size()));
+    bytes_.push_back(static_cast<uint8_t>(data.size() >> 8));
+    append(bytes_, hdr.data(), hdr.size);
+    append(bytes_, data.data(), data.size());
+    return *this;
+  }
+  [[nodiscard]] const std::vector<uint8_t>& bytes() const { return bytes_; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  uint64_t next_id_ = 0;
+};
+
+Request path_op(Op op, std::string_view path, uint32_t mode = 0, uint32_t open_flags = 0) {
+  Request r = base(op);
+  r.path = path;
+  r.mode = mode;
+  r.open_flags = open_flags;
+  return r;
+}
+
+Request chunk_op(Op op, uint64_t ino, uint64_t index, uint64_t offset, uint64_t length) {
+  Request r = base(op);
+  r.ino = ino;
+  r.index = index;
+  r.offset = offset;
+  r.length = length;
+  return r;
+}
+
+void dispatch_seeds(const fs::path& root) {
+  Corpus c(root, "fuzz_dispatch");
+  const std::string block(4096, 'b');
+  const std::string small = "0123456789abcdef";
+  Request ping = base(Op::kPing);
+  ping.length = small.size();
+  Request rename = path_op(Op::kRename, "/d/f");
+  rename.path2 = "/d/g";
+  Request readdir = path_op(Op::kReaddir, "/d");
+  readdir.max_entries = 16;
+  Request set_size = path_op(Op::kSetSize, "/d/f");
+  set_size.ino = 3;  // what node 0 gives /d/f after the root and /d
+  set_size.length = 5000;
+  Request truncate = path_op(Op::kTruncate, "/d/g");
+  truncate.length = 100;
+  Request keep = chunk_op(Op::kRemoveChunks, 1, 0, 0, 100);
+  Request rmdir_prepare = path_op(Op::kRmdir, "/d");
+  rmdir_prepare.flags = kFlagRmdirPrepare;
+  Request rmdir_abort = rmdir_prepare;
+  rmdir_abort.flags = kFlagRmdirAbort;
+  // One file's life on a single server, every op once.
+  Story life(0);
+  life.add(path_op(Op::kMkdir, "/d", 0755))
+      .add(path_op(Op::kCreate, "/d/f", 0644, 0101))
+      .add(path_op(Op::kOpen, "/d/f", 0, 02))
+      .add(chunk_op(Op::kWriteChunk, 1, 0, 10, small.size()), small)
+      .add(chunk_op(Op::kWriteChunk, 1, 1, 0, block.size()), block, 1)
+      .add(chunk_op(Op::kReadChunk, 1, 0, 0, 4096))
+      .add(set_size)
+      .add(path_op(Op::kStat, "/d/f"))
+      .add(readdir)
+      .add(rename)
+      .add(truncate)
+      .add(keep)
+      .add(base(Op::kStatfs))
+      .add(ping, small)
+      .add(ping, small, 1)
+      .add(rmdir_prepare)
+      .add(path_op(Op::kUnlink, "/d/g"))
+      .add(rmdir_prepare)
+      .add(rmdir_abort)
+      .add(path_op(Op::kRmdir, "/d"));
+  c.add("story_file_life", life.bytes());
+  // Four servers, this one node 1: chunks of other holders are refused.
+  Story spread(1 << 2 | 3);
+  for (uint64_t index = 0; index < 8; ++index)
+    spread.add(chunk_op(Op::kWriteChunk, 7, index, 0, small.size()), small);
+  spread.add(chunk_op(Op::kReadChunk, 7, 2, 0, 64)).add(chunk_op(Op::kRemoveChunks, 7, 0, 0, 0));
+  c.add("story_four_servers", spread.bytes());
+  // Past the memory limit (16 chunks): ENOSPC, then room again after removal.
+  Story full(0);
+  for (uint64_t index = 0; index < 18; ++index)
+    full.add(chunk_op(Op::kWriteChunk, 3, index, 0, block.size()), block, index % 2);
+  full.add(chunk_op(Op::kRemoveChunks, 3, 0, 0, 0)).add(chunk_op(Op::kWriteChunk, 3, 0, 0, 16), small);
+  c.add("story_memory_limit", full.bytes());
+  // A client gone in the middle of rendezvous writes and a ping.
+  Story gone(0);
+  gone.add(chunk_op(Op::kWriteChunk, 5, 0, 0, block.size()), block, 3)
+      .add(chunk_op(Op::kReadChunk, 5, 0, 0, 4096))
+      .add(ping, small, 3)
+      .add(chunk_op(Op::kWriteChunk, 5, 0, 100, small.size()), small, 1)
+      .add(chunk_op(Op::kReadChunk, 5, 0, 0, 200));
+  c.add("story_receive_fails", gone.bytes());
+  // Ops only a progress thread takes, answered EINVAL here.
+  Request reg = base(Op::kRegisterClient);
+  reg.client_id = "node7:4242:0";
+  Story other(0);
+  other.add(reg).add(base(Op::kShutdown));
+  c.add("story_register_shutdown", other.bytes());
+}
+
 void reply_seeds(const fs::path& root) {
   Corpus c(root, "fuzz_wire_reply");
   for (uint8_t v = 1; is_request_op(v); ++v) {
@@ -262,6 +379,7 @@ int main(int argc, char** argv) {
   }
   const fs::path root = argv[1];
   request_seeds(root);
+  dispatch_seeds(root);
   reply_seeds(root);
   registry_seeds(root);
   return 0;

@@ -144,12 +144,18 @@ inline uint64_t rss_kib(pid_t pid) {
   return 0;
 }
 
-/// Open file descriptors of a process.
-inline size_t fd_count(pid_t pid) {
+/// Open sockets of a process (descriptors whose link reads "socket:[...]";
+/// the server's socket quarantine holds closed numbers as /dev/null).
+inline size_t socket_count(pid_t pid) {
   size_t n = 0;
-  if (DIR* d = opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
-    while (dirent* e = readdir(d))
-      if (e->d_name[0] != '.') ++n;
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      char target[64];
+      const ssize_t len = readlink((dir + "/" + e->d_name).c_str(), target, sizeof(target) - 1);
+      if (len > 7 && std::memcmp(target, "socket:", 7) == 0) ++n;
+    }
     closedir(d);
   }
   return n;

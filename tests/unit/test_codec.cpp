@@ -247,6 +247,21 @@ TEST(Codec, RejectsDataThatDoesNotMatchLengths) {
   }
 }
 
+TEST(Codec, InodeZeroIsNoFile) {
+  // No file has inode 0: chunks stored under it could never be freed.
+  for (Request r : one_of_each()) {
+    if (r.op != Op::kWriteChunk && r.op != Op::kReadChunk && r.op != Op::kRemoveChunks &&
+        r.op != Op::kSetSize)
+      continue;
+    SCOPED_TRACE(std::string(op_name(r.op)));
+    ASSERT_TRUE(decode(encode(r, payload_for(r))).ok());
+    r.ino = 0;
+    auto d = decode(encode(r, payload_for(r)));
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.status().err(), EINVAL);
+  }
+}
+
 TEST(Codec, PathRules) {
   Request r = base(Op::kStat);
   auto status_of = [&](std::string path) {
