@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/units.hpp"
@@ -103,6 +104,11 @@ Result<std::unique_ptr<Client>> Client::create(const ClientOptions& opts) {
   if (opts.registry.empty()) return Status(EINVAL, "no registry directory given (set BENCHFS_REGISTRY)");
   if (opts.client_id.size() > wire::kMaxClientId) return Status(EINVAL, "client id longer than 256 bytes");
   if (opts.rpc_timeout_ms == 0) return Status(EINVAL, "rpc timeout must be positive");
+  // spdlog builds its registry on first use behind a guard inside libspdlog,
+  // which ThreadSanitizer cannot see: build it here, before the threads that
+  // share engines log (the load test's clients did so all at once).
+  static std::once_flag logging_ready;
+  std::call_once(logging_ready, [] { (void)spdlog::default_logger_raw(); });
   std::unique_ptr<Client> c(new Client(opts));
   if (auto st = c->init(); !st) return st;
   return c;
