@@ -265,6 +265,11 @@ Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uin
                     where + " rejected this client: wrong job secret (is the registry from another job?)");
     return Status(-reg->reply.status, "registering with " + where);
   }
+  if (c.state != Conn::State::kRegistering) {
+    // Lost after the server answered (evicted at once, under churn): the
+    // endpoint is closing or gone; the caller may connect again.
+    return Status(ENOTCONN, "connection to " + where + " lost while registering");
+  }
   c.session = reg->reply.session;
   c.thread = static_cast<int>(reg->reply.thread);
   c.state = Conn::State::kUp;
@@ -354,6 +359,7 @@ void Client::for_each_pending(F&& f) {
 }
 
 Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager) {
+  if (!c.ep) return Status(ENOTCONN, "no endpoint to node_" + std::to_string(c.index));
   p.id = next_request_id_++;
   p.conn = &c;
   p.op = req.op;
@@ -558,7 +564,14 @@ Result<wire::Reply> Client::call(uint32_t server, wire::Request& req, const void
   Conn& c = *conns_[server];
   const uint64_t deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
   for (int attempt = 0;; ++attempt) {
-    if (auto st = ensure_connected(lock, c, deadline); !st) return st;
+    if (auto st = ensure_connected(lock, c, deadline); !st) {
+      // Nothing was sent: connecting once more is safe for any op.
+      if (is_connection_error(st.err()) && attempt == 0) {
+        ++stats_.retries;
+        continue;
+      }
+      return st;
+    }
     auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline);
     const bool lost = (!r && is_connection_error(r.status().err())) || (r && r->status == -ENOTCONN);
     if (lost) {
