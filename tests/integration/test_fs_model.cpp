@@ -1130,15 +1130,5 @@ TEST_F(FsModel, ConcurrentRacesHaveConsistentOutcomes) {
   }
   // Nothing left, and the servers hold no data.
   EXPECT_EQ(benchfs_rmdir("/race"), 0) << errname(errno) << " " << benchfs_last_error();
-  ASSERT_EQ(benchfs_finalize(), 0);
-  initialized_ = false;
-  ASSERT_EQ(job_->terminate(30000), 0) << job_->log();
-  for (int rank = 0; rank < 2; ++rank) {
-    const auto j = job_->stats(rank);
-    ASSERT_TRUE(j.is_object() && j.contains("store")) << "no \"store\" in the stats of rank " << rank;
-    const auto& store = j["store"];
-    EXPECT_EQ(store.value("bytes_used", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
-    EXPECT_EQ(store.value("chunks", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
-    EXPECT_EQ(store.value("files", uint64_t{1}), 0u) << "rank " << rank << ": " << store.dump();
-  }
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
 }

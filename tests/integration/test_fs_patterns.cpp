@@ -118,41 +118,6 @@ class FsPatterns : public benchfs::test::FsJobTest {
     EXPECT_EQ(vfs.f_blocks * vfs.f_frsize, 512ull << 20);
     EXPECT_EQ(vfs.f_bfree, vfs.f_blocks);
   }
-
-  // Bytes in use over all servers, from statfs.
-  static uint64_t used_bytes() {
-    struct statvfs vfs {};
-    if (benchfs_statfs("/", &vfs) != 0) {
-      ADD_FAILURE() << "statfs: " << why();
-      return 0;
-    }
-    return (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
-  }
-
-  // Stops the servers and checks that their stores hold nothing.
-  void expect_store_empty() {
-    ASSERT_TRUE(initialized_);
-    EXPECT_EQ(used_bytes(), 0u) << "statfs still counts data after everything was removed";
-    ASSERT_EQ(benchfs_finalize(), 0);
-    initialized_ = false;
-    ASSERT_EQ(job_->terminate(30000), 0) << job_->log();
-    for (int rank = 0; rank < 2; ++rank) {
-      SCOPED_TRACE("server rank " + std::to_string(rank));
-      const auto j = job_->stats(rank);
-      ASSERT_TRUE(j.is_object()) << "no stats file for rank " << rank;
-      ASSERT_TRUE(j.contains("store") && j["store"].is_object())
-          << "the stats JSON has no \"store\" object (bytes_used, chunks, files): " << j.dump();
-      const auto& store = j["store"];
-      std::printf("rank %d store at exit: %s\n", rank, store.dump().c_str());
-      for (const char* field : {"bytes_used", "chunks", "files"}) {
-        ASSERT_TRUE(store.contains(field) && store[field].is_number_unsigned())
-            << "stats \"store\" has no unsigned \"" << field << "\": " << store.dump();
-      }
-      EXPECT_EQ(store["bytes_used"].get<uint64_t>(), 0u) << store.dump();
-      EXPECT_EQ(store["chunks"].get<uint64_t>(), 0u) << store.dump();
-      EXPECT_EQ(store["files"].get<uint64_t>(), 0u) << "every file was unlinked: " << store.dump();
-    }
-  }
 };
 
 constexpr int kTasks = 4;

@@ -4,6 +4,7 @@
 // client and, after a failure, kills the job and prints its log.
 
 #include <gtest/gtest.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -47,6 +48,44 @@ class FsJobTest : public ::testing::Test {
     ASSERT_EQ(benchfs_init(&cfg), 0) << std::strerror(errno) << ": " << benchfs_last_error();
     initialized_ = true;
     ASSERT_EQ(benchfs_server_count(), opts.ranks);
+  }
+
+  /// Bytes in use over all servers, from statfs.
+  static uint64_t used_bytes() {
+    struct statvfs vfs {};
+    if (benchfs_statfs("/", &vfs) != 0) {
+      ADD_FAILURE() << "statfs: " << std::strerror(errno) << ": " << benchfs_last_error();
+      return 0;
+    }
+    return (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize;
+  }
+
+  /// After every file was removed: statfs counts nothing, and once the
+  /// servers have stopped, each one's stats show an empty store (call under
+  /// ASSERT_NO_FATAL_FAILURE).
+  void expect_store_empty() {
+    ASSERT_TRUE(initialized_);
+    const int servers = benchfs_server_count();
+    EXPECT_EQ(used_bytes(), 0u) << "statfs still counts data after everything was removed";
+    ASSERT_EQ(benchfs_finalize(), 0);
+    initialized_ = false;
+    ASSERT_EQ(job_->terminate(30000), 0) << job_->log();
+    for (int rank = 0; rank < servers; ++rank) {
+      SCOPED_TRACE("server rank " + std::to_string(rank));
+      const auto j = job_->stats(rank);
+      ASSERT_TRUE(j.is_object()) << "no stats file for rank " << rank;
+      ASSERT_TRUE(j.contains("store") && j["store"].is_object())
+          << "the stats JSON has no \"store\" object (bytes_used, chunks, files): " << j.dump();
+      const auto& store = j["store"];
+      std::printf("rank %d store at exit: %s\n", rank, store.dump().c_str());
+      for (const char* field : {"bytes_used", "chunks", "files"}) {
+        ASSERT_TRUE(store.contains(field) && store[field].is_number_unsigned())
+            << "stats \"store\" has no unsigned \"" << field << "\": " << store.dump();
+      }
+      EXPECT_EQ(store["bytes_used"].get<uint64_t>(), 0u) << store.dump();
+      EXPECT_EQ(store["chunks"].get<uint64_t>(), 0u) << store.dump();
+      EXPECT_EQ(store["files"].get<uint64_t>(), 0u) << "every file was unlinked: " << store.dump();
+    }
   }
 
   TempDir dir_;
