@@ -58,17 +58,6 @@ std::map<std::string, std::string> client_env(const std::string& registry) {
   return {{"BENCHFS_REGISTRY", registry}, {"BENCHFS_RPC_TIMEOUT_MS", std::to_string(kTimeoutMs)}};
 }
 
-// The rank of an Open MPI process, from its environment (-1 if unknown).
-int mpi_rank_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(in, var, '\0')) {
-    const std::string key = "OMPI_COMM_WORLD_RANK=";
-    if (var.compare(0, key.size(), key) == 0) return std::atoi(var.c_str() + key.size());
-  }
-  return -1;
-}
-
 // The C API of this process, initialized against `registry` for the scope.
 class ApiClient {
  public:
@@ -190,7 +179,7 @@ TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
 
   const auto pids = job.server_pids();
   ASSERT_EQ(pids.size(), 2u);
-  const int dead = mpi_rank_of(pids[0]);
+  const int dead = benchfs::test::mpi_rank_of(pids[0]);
   ASSERT_TRUE(dead == 0 || dead == 1);
   const uint32_t alive = 1 - static_cast<uint32_t>(dead);
   const double t_kill = mono_ms();

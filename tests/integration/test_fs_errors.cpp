@@ -104,17 +104,6 @@ long long first_mismatch(const uint8_t* got, size_t n, uint64_t seed, uint64_t o
   return -1;
 }
 
-// The rank of an Open MPI process, from its environment (-1 if unknown).
-int mpi_rank_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
-  std::string var;
-  while (std::getline(in, var, '\0')) {
-    const std::string key = "OMPI_COMM_WORLD_RANK=";
-    if (var.compare(0, key.size(), key) == 0) return std::atoi(var.c_str() + key.size());
-  }
-  return -1;
-}
-
 class FsErrors : public benchfs::test::FsJobTest {
  protected:
   FsErrors() : FsJobTest("benchfs-fserr") {}
@@ -614,7 +603,7 @@ TEST_F(FsErrors, KilledServerGivesAnErrorWithinTheTimeoutAndTheOtherKeepsServing
   }
   const auto pids = job_->server_pids();
   ASSERT_EQ(pids.size(), 2u);
-  const int dead = mpi_rank_of(pids[0]);
+  const int dead = benchfs::test::mpi_rank_of(pids[0]);
   ASSERT_TRUE(dead == 0 || dead == 1) << "rank of pid " << pids[0] << " unknown";
   const int alive = 1 - dead;
   ASSERT_EQ(::kill(pids[0], SIGKILL), 0);

@@ -148,6 +148,16 @@ char process_state(pid_t pid) {
   return close == std::string::npos || close + 2 >= line.size() ? '?' : line[close + 2];
 }
 
+int mpi_rank_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  std::string var;
+  const std::string key = "OMPI_COMM_WORLD_RANK=";
+  while (std::getline(in, var, '\0')) {
+    if (var.compare(0, key.size(), key) == 0) return std::atoi(var.c_str() + key.size());
+  }
+  return -1;
+}
+
 namespace {
 
 void kill_tree(pid_t pid, int sig) {

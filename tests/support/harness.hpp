@@ -96,6 +96,9 @@ int exit_code(int raw);
 /// effect), 'X' when the process is gone.
 char process_state(pid_t pid);
 
+/// The MPI rank of an Open MPI process, from its environment (-1 if unknown).
+int mpi_rank_of(pid_t pid);
+
 /// Every descendant of pid (children first found, recursively).
 std::vector<pid_t> descendants(pid_t pid);
 
