@@ -1,7 +1,7 @@
 #pragma once
-// Shared by the fault and load tests and the client programs they start
-// (fault_client, load_client): the data pattern every read is checked
-// against, errno names and a monotonic clock.
+// Shared by the fault, load and file-system tests and the client programs
+// they start (fault_client, load_client): the data pattern every read is
+// checked against, errno names and a monotonic clock.
 
 #include <time.h>
 

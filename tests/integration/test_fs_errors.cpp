@@ -28,11 +28,15 @@
 #include "benchfs/benchfs.h"
 #include "benchfs/core/clock.hpp"
 #include "benchfs/storage/placement.hpp"
+#include "fault_common.hpp"
 #include "fs_fixture.hpp"
 #include "harness.hpp"
 #include "placement_paths.hpp"
 
 using benchfs::now_ns;
+using benchfs::faults::fill_pattern;
+using benchfs::faults::first_mismatch;
+using benchfs::faults::pattern_byte;
 using benchfs::test::JobOptions;
 
 namespace {
@@ -82,28 +86,13 @@ std::string errnames(const std::set<int>& s) {
 
 double seconds_since(uint64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
 
-uint8_t pattern_byte(uint64_t seed, uint64_t off) {
-  uint64_t x = off + seed * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 31;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 29;
-  return static_cast<uint8_t>(x >> 24);
-}
-
 std::vector<uint8_t> pattern(uint64_t seed, uint64_t off, size_t n) {
   std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = pattern_byte(seed, off + i);
+  fill_pattern(v.data(), n, seed, off);
   return v;
 }
 
 // Index of the first byte where `got` differs from the pattern, or -1.
-long long first_mismatch(const uint8_t* got, size_t n, uint64_t seed, uint64_t off) {
-  for (size_t i = 0; i < n; ++i) {
-    if (got[i] != pattern_byte(seed, off + i)) return static_cast<long long>(i);
-  }
-  return -1;
-}
-
 class FsErrors : public benchfs::test::FsJobTest {
  protected:
   FsErrors() : FsJobTest("benchfs-fserr") {}

@@ -35,9 +35,11 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
+#include "fault_common.hpp"
 #include "fs_fixture.hpp"
 #include "harness.hpp"
 
+using benchfs::faults::pattern_byte;
 using benchfs::test::JobOptions;
 
 namespace {
@@ -793,14 +795,6 @@ class Worker {
 
 // ------------------------------------------------------------------ fixture
 
-uint8_t shared_byte(uint64_t seed, uint64_t off) {
-  uint64_t x = off + seed * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 31;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 29;
-  return static_cast<uint8_t>(x >> 24);
-}
-
 // "" if the file `p` holds exactly `want`.
 std::string check_file_bytes(const std::string& p, const std::string& want) {
   const int fd = benchfs_open(p.c_str(), O_RDONLY, 0);
@@ -905,7 +899,7 @@ TEST_F(FsModel, RandomOperationsMatchTheModel) {
         // Segments t, t + 4, ... in descending order: sizes arrive out of order.
         for (int s = kSegments - kThreads + t; s >= 0; s -= kThreads) {
           const uint64_t off = static_cast<uint64_t>(s) * kSegment;
-          for (uint64_t i = 0; i < kSegment; ++i) buf[i] = shared_byte(seed, off + i);
+          for (uint64_t i = 0; i < kSegment; ++i) buf[i] = pattern_byte(seed, off + i);
           const ssize_t w = benchfs_pwrite(fd, buf.data(), kSegment, static_cast<off_t>(off));
           if (w != static_cast<ssize_t>(kSegment)) {
             errors[t] = "pwrite of segment " + std::to_string(s) + " returned " + std::to_string(w) + ": " +
@@ -946,7 +940,7 @@ TEST_F(FsModel, RandomOperationsMatchTheModel) {
           }
           if (r == 0) break;
           for (size_t i = 0; i < static_cast<size_t>(r); ++i) {
-            if (buf[i] != shared_byte(seed, off + i)) {
+            if (buf[i] != pattern_byte(seed, off + i)) {
               errors[t] = "byte at offset " + std::to_string(off + i) + " differs (segment " +
                           std::to_string((off + i) / kSegment) + ")";
               break;
@@ -1014,7 +1008,7 @@ TEST_F(FsModel, ConcurrentRacesHaveConsistentOutcomes) {
     const int fd = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return false;
     std::vector<uint8_t> buf(n);
-    for (size_t i = 0; i < n; ++i) buf[i] = shared_byte(seed, i);
+    for (size_t i = 0; i < n; ++i) buf[i] = pattern_byte(seed, i);
     const bool ok = benchfs_pwrite(fd, buf.data(), n, 0) == static_cast<ssize_t>(n);
     return benchfs_close(fd) == 0 && ok;
   };
@@ -1030,7 +1024,7 @@ TEST_F(FsModel, ConcurrentRacesHaveConsistentOutcomes) {
     benchfs_close(fd);
     if (r != static_cast<ssize_t>(n)) return "read " + p + " returned " + std::to_string(r);
     for (size_t i = 0; i < n; ++i) {
-      if (buf[i] != shared_byte(seed, i)) return p + ": byte " + std::to_string(i) + " differs";
+      if (buf[i] != pattern_byte(seed, i)) return p + ": byte " + std::to_string(i) + " differs";
     }
     return "";
   };

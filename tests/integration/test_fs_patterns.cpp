@@ -25,9 +25,12 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
+#include "fault_common.hpp"
 #include "fs_fixture.hpp"
 #include "harness.hpp"
 
+using benchfs::faults::fill_pattern;
+using benchfs::faults::pattern_byte;
 using benchfs::test::JobOptions;
 
 namespace {
@@ -42,18 +45,6 @@ std::string errname(int e) {
 
 // errno and benchfs_last_error() of the call that just failed.
 std::string why() { return errname(errno) + ": " + benchfs_last_error(); }
-
-uint8_t pattern_byte(uint64_t seed, uint64_t off) {
-  uint64_t x = off + seed * 0x9E3779B97F4A7C15ull;
-  x ^= x >> 31;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 29;
-  return static_cast<uint8_t>(x >> 24);
-}
-
-void fill_pattern(uint8_t* p, size_t n, uint64_t seed, uint64_t off) {
-  for (size_t i = 0; i < n; ++i) p[i] = pattern_byte(seed, off + i);
-}
 
 // "" if p[0, n) holds the pattern of `seed` at file offset `off`, else where not.
 std::string check_pattern(const uint8_t* p, size_t n, uint64_t seed, uint64_t off) {
