@@ -43,20 +43,29 @@ void append(std::vector<uint8_t>& v, const void* p, size_t n) {
   v.insert(v.end(), b, b + n);
 }
 
+// The AM data a client sends with r: its variable fields, or else `payload`.
+std::vector<std::byte> am_data(const Request& r, std::string_view payload) {
+  std::vector<std::byte> data(request_var_size(r));
+  if (!data.empty()) {
+    encode_request_var(r, data.data());
+  } else {
+    const auto* p = reinterpret_cast<const std::byte*>(payload.data());
+    data.assign(p, p + payload.size());
+  }
+  return data;
+}
+
 // [header_len][mode][header][data]
 std::vector<uint8_t> frame_request(const Request& r, std::string_view payload, uint8_t mode = 0) {
   const Encoded hdr = encode_request_header(r);
   std::vector<uint8_t> out{static_cast<uint8_t>(hdr.size), mode};
   append(out, hdr.data(), hdr.size);
-  std::vector<std::byte> var(request_var_size(r));
-  if (!var.empty()) {
-    encode_request_var(r, var.data());
-    append(out, var.data(), var.size());
-  } else if ((mode & fuzz::kModeRndv) != 0) {
+  if (request_var_size(r) == 0 && (mode & fuzz::kModeRndv) != 0) {
     uint64_t n = r.length;
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>(n >> (8 * i)));
   } else {
-    append(out, payload.data(), payload.size());
+    const std::vector<std::byte> data = am_data(r, payload);
+    append(out, data.data(), data.size());
   }
   return out;
 }
@@ -196,13 +205,7 @@ class Story {
   Story& add(Request r, std::string_view payload = {}, uint8_t mode = 0) {
     r.request_id = ++next_id_;
     const Encoded hdr = encode_request_header(r);
-    std::vector<std::byte> data(request_var_size(r));
-    if (!data.empty()) {
-      encode_request_var(r, data.data());
-    } else {
-      const auto* p = reinterpret_cast<const std::byte*>(payload.data());
-      data.assign(p, p + payload.size());
-    }
+    const std::vector<std::byte> data = am_data(r, payload);
     bytes_.push_back(static_cast<uint8_t>(hdr.size));
     bytes_.push_back(mode);
     bytes_.push_back(static_cast<uint8_t>(data.size()));
