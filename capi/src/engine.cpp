@@ -780,6 +780,13 @@ ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data,
   remove_pending(p.id);
   p.reply = *r;
   p.done = true;
+  if (p.op == wire::Op::kRegisterClient && r->status == 0 && p.conn != nullptr && p.conn->reg.get() == &p &&
+      p.conn->state == Conn::State::kRegistering) {
+    // Known from now on, not only once the registering thread runs again:
+    // the server may evict this session at once, and its notification
+    // (next on this endpoint) must find it.
+    p.conn->session = r->session;
+  }
   wake_sleepers();
   if (len == 0) return UCS_OK;
   if (r->status != 0 || p.recv_buf == nullptr || len > p.recv_cap) {

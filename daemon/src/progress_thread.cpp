@@ -308,9 +308,22 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
     ++stats_.no_reply_ep;
     return UCS_OK;
   }
-  // An endpoint we have closed is not ours to send on: nobody to answer.
   Conn* conn = find_conn(ep);
-  if (conn == nullptr) return UCS_OK;
+  if (conn == nullptr) {
+    // A connection we dropped (evicted) whose endpoint is not closed yet:
+    // the client sent this before our notification reached it. Say so at
+    // once, rather than leave it to notice the close. An endpoint already
+    // closed is not ours to send on: nobody to answer.
+    for (const DeferredClose& d : deferred_close_) {
+      if (d.ep.get() == ep) {
+        ++stats_.after_close;
+        send_error_reply(ep, d.conn_id, wire::peek_op(header, header_len),
+                         wire::peek_request_id(header, header_len), ENOTCONN);
+        break;
+      }
+    }
+    return UCS_OK;
+  }
   if (!req) {
     send_error_reply(ep, conn->id, wire::peek_op(header, header_len),
                      wire::peek_request_id(header, header_len), req.status().err());

@@ -304,6 +304,7 @@ nlohmann::json ServerImpl::stats_json() const {
   j["unauthorized"] = totals_.unauthorized;
   j["auth_failures"] = totals_.auth_failures;
   j["no_reply_ep"] = totals_.no_reply_ep;
+  j["after_close"] = totals_.after_close;
   j["send_errors"] = totals_.send_errors;
   nlohmann::json per_thread = nlohmann::json::array();
   uint64_t accepted = 0;

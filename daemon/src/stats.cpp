@@ -14,6 +14,7 @@ void ThreadStats::merge(const ThreadStats& o) {
   unauthorized += o.unauthorized;
   auth_failures += o.auth_failures;
   no_reply_ep += o.no_reply_ep;
+  after_close += o.after_close;
   ep_errors += o.ep_errors;
   closed += o.closed;
   notifications += o.notifications;

@@ -34,6 +34,7 @@ struct ThreadStats {
   uint64_t unauthorized = 0;       ///< requests without a valid session
   uint64_t auth_failures = 0;      ///< REGISTER_CLIENT with a wrong secret
   uint64_t no_reply_ep = 0;        ///< requests sent without a reply endpoint (dropped)
+  uint64_t after_close = 0;        ///< requests on a connection we had closed (answered ENOTCONN)
   uint64_t ep_errors = 0;          ///< endpoint error callbacks (peer gone)
   uint64_t closed = 0;             ///< endpoints we closed
   uint64_t notifications = 0;      ///< CONNECTION_CLOSE sent
