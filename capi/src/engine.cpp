@@ -270,7 +270,7 @@ Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uin
     // endpoint is closing or gone; the caller may connect again.
     return Status(ENOTCONN, "connection to " + where + " lost while registering");
   }
-  c.session = reg->reply.session;
+  // c.session was set when the reply arrived (on_reply).
   c.thread = static_cast<int>(reg->reply.thread);
   c.state = Conn::State::kUp;
   c.ever_connected = true;
