@@ -89,16 +89,15 @@ auto with_retries(Totals& t, int thread, const char* op, F&& f) -> decltype(f())
     } else {
       if (!r) st = r.status();
     }
-    if (st.is_ok() || !is_eviction(st) || mono_ms() >= give_up) {
-      uint64_t prev = t.max_evict_streak.load(std::memory_order_relaxed);
-      while (attempt > prev && !t.max_evict_streak.compare_exchange_weak(prev, attempt)) {
-      }
-    }
-    if (st.is_ok()) return r;
     if (is_eviction(st) && mono_ms() < give_up) {
       t.evict_retries.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    // The run of evictions ends here: `attempt` of them before this result.
+    uint64_t prev = t.max_evict_streak.load(std::memory_order_relaxed);
+    while (attempt > prev && !t.max_evict_streak.compare_exchange_weak(prev, attempt)) {
+    }
+    if (st.is_ok()) return r;
     t.errors.fetch_add(1, std::memory_order_relaxed);
     report_error(thread, op, st);
     return r;
