@@ -19,14 +19,7 @@ using benchfs::test::RawClient;
 using benchfs::test::ServerJob;
 using benchfs::test::TempDir;
 
-namespace {
-
-int storm_cycles() {
-  const char* v = std::getenv("BENCHFS_STORM_CYCLES");
-  return v != nullptr && std::atoi(v) > 0 ? std::atoi(v) : 5000;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(ConnectStorm, ThousandsOfHandOffsWithoutAServerAbort) {
   TempDir dir("benchfs-storm");
@@ -42,7 +35,7 @@ TEST(ConnectStorm, ThousandsOfHandOffsWithoutAServerAbort) {
   const auto list = job.servers();
   const uint16_t port = list.servers[0].port;
 
-  const int cycles = storm_cycles();
+  const int cycles = benchfs::test::env_positive_int("BENCHFS_STORM_CYCLES", 5000);
   constexpr int kClients = 2;  // two connecting processes' worth of load, as threads
   std::atomic<int> done{0};
   std::atomic<int> failures{0};

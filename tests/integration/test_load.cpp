@@ -13,7 +13,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -27,17 +26,12 @@ using benchfs::faults::fmt;
 using benchfs::faults::mono_ms;
 using benchfs::faults::Process;
 using benchfs::faults::reliability;
+using benchfs::test::env_positive_int;
 using benchfs::test::JobOptions;
 using benchfs::test::ServerJob;
 using benchfs::test::TempDir;
 
 namespace {
-
-int env_int(const char* name, int def) {
-  const char* v = std::getenv(name);
-  const int n = v != nullptr ? std::atoi(v) : 0;
-  return n > 0 ? n : def;
-}
 
 #if defined(__SANITIZE_ADDRESS__)
 // ASan holds freed memory in its quarantine (256 MiB by default) before
@@ -74,9 +68,9 @@ struct Sample {
 //    openucx/ucx PR #9942 (UCX 1.18); benchfsd_mt holds closed socket
 //    numbers for a second (daemon/src/fd_quarantine.hpp).
 TEST(Load, SixtyFourConnectionsAgainstCapacitySixteen) {
-  const int seconds = env_int("BENCHFS_LOAD_SECONDS", 20);
-  const int processes = env_int("BENCHFS_LOAD_PROCESSES", 8);
-  const int threads = env_int("BENCHFS_LOAD_THREADS", 8);
+  const int seconds = env_positive_int("BENCHFS_LOAD_SECONDS", 20);
+  const int processes = env_positive_int("BENCHFS_LOAD_PROCESSES", 8);
+  const int threads = env_positive_int("BENCHFS_LOAD_THREADS", 8);
   const int connections = processes * threads;
   constexpr int kCapacity = 16;
 

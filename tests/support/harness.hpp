@@ -99,6 +99,10 @@ char process_state(pid_t pid);
 /// The MPI rank of an Open MPI process, from its environment (-1 if unknown).
 int mpi_rank_of(pid_t pid);
 
+/// A positive integer from the environment variable `name`, else `def` (unset,
+/// not a number, or not above 0). For tests a user may lengthen by hand.
+int env_positive_int(const char* name, int def);
+
 /// Every descendant of pid (children first found, recursively).
 std::vector<pid_t> descendants(pid_t pid);
 
