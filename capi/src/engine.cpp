@@ -25,6 +25,8 @@ constexpr uint64_t kCloseBoundNs = 500 * kMs;
 constexpr uint64_t kAbandonBoundNs = 1000 * kMs;
 constexpr uint64_t kRetireBoundNs = 1000 * kMs;
 constexpr int kMaxSleepMs = 50;
+// Adaptive: the most a wait for a connection to come up spins before sleeping.
+constexpr uint64_t kConnectSpinNs = 20'000;
 
 std::atomic<uint64_t> g_instances{0};
 
@@ -96,7 +98,7 @@ ClientOptions options_from_env() {
   return o;
 }
 
-Client::Client(const ClientOptions& opts) : opts_(opts) {
+Client::Client(const ClientOptions& opts) : opts_(opts), spin_budget_ns_(opts.spin_ns) {
   if (opts_.client_id.empty()) opts_.client_id = default_client_id();
 }
 
@@ -243,7 +245,13 @@ Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uin
   std::shared_ptr<Pending> reg = c.reg;
   const std::string where =
       "server node_" + std::to_string(c.index) + " (" + addrs_[c.index].to_string() + ")";
-  Status st = wait(lock, *reg, deadline_ns);
+  // A connection being made waits on TCP and the peer's wire-up (UCX's
+  // async thread does that work), not on a reply that is about to come:
+  // spin only briefly. (Spinning the long reply budget here also left UCX's
+  // async thread mid-dispatch when a client of a stopped server gave up and
+  // exited, a race inside libucs that ThreadSanitizer reports.)
+  Status st = wait_until(
+      lock, [&] { return poll_pending(*reg); }, deadline_ns, kConnectSpinNs);
   if (c.reg != reg) {
     // Another thread finished (or restarted) this registration meanwhile.
     return c.state == Conn::State::kUp ? Status() : Status(ENOTCONN, "cannot connect to " + where);
@@ -466,11 +474,17 @@ bool Client::poll_pending(Pending& p) {
 }
 
 template <class Done>
-Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns) {
+Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns,
+                          uint64_t max_spin_ns) {
   // Passes between clock reads and lock hand-overs: reading the clock costs
   // as much as a pass, and the reply is usually a few passes away.
   constexpr unsigned kPassesPerCheck = 16;
+  // Rounds (of kPassesPerCheck passes) between preemption checks: getrusage
+  // costs ~0.3 us.
+  constexpr unsigned kRoundsPerPreemptCheck = 16;
   uint64_t idle_since = 0;
+  uint64_t ivcsw_at_start = 0;
+  unsigned idle_rounds = 0;
   for (;;) {
     unsigned events = 0;
     for (unsigned i = 0; i < kPassesPerCheck; ++i) {
@@ -480,18 +494,41 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
     const uint64_t now = now_ns();
     if (now >= deadline_ns)
       return Status(ETIMEDOUT, "no reply within " + std::to_string(opts_.rpc_timeout_ms) + " ms");
-    if (events > 0 || idle_since == 0) idle_since = now;
-    if (opts_.poll == net::PollMode::kBusy ||
-        (opts_.poll == net::PollMode::kAdaptive && now - idle_since < opts_.spin_ns &&
-         !pressure_.congested(now))) {
+    if (events > 0 || idle_since == 0) {
+      idle_since = now;
+      idle_rounds = 0;
+    }
+    bool spin = opts_.poll == net::PollMode::kBusy;
+    if (opts_.poll == net::PollMode::kAdaptive && now - idle_since < std::min(spin_budget_ns_, max_spin_ns) &&
+        !pressure_.congested(now)) {
+      // A reply is due: spin for it, unless somebody else needs this core
+      // (an involuntary switch while spinning), which halves the budget.
+      spin = true;
+      if (++idle_rounds % kRoundsPerPreemptCheck == 0) {
+        const uint64_t ivcsw = net::thread_involuntary_switches();
+        if (idle_rounds == kRoundsPerPreemptCheck) {
+          ivcsw_at_start = ivcsw;
+        } else if (ivcsw != ivcsw_at_start) {
+          spin = false;
+          spin_budget_ns_ /= 2;
+          ++stats_.preempted_spins;
+        }
+      }
+    }
+    if (spin) {
       // Let other threads of this process in between rounds.
       lock.unlock();
       lock.lock();
       continue;
     }
+    ++stats_.sleeps;
     if (sleep_on_worker(lock,
                         static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs))))
       idle_since = 0;
+    // The budget comes back slowly after each sleep.
+    if (spin_budget_ns_ < opts_.spin_ns)
+      spin_budget_ns_ =
+          std::min(opts_.spin_ns, spin_budget_ns_ + std::max<uint64_t>(opts_.spin_ns / 32, 500));
   }
 }
 

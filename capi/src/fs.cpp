@@ -1,11 +1,13 @@
 #include "benchfs/client/fs.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -29,6 +31,73 @@ std::string_view parent_of(std::string_view path) {
 Status reply_status(const wire::Reply& r, std::string_view what) {
   if (r.status == 0) return Status();
   return Status(-r.status, std::string(what));
+}
+
+// Read bounce: on this kind of machine a cross-process copy (UCX's cma
+// rendezvous, process_vm_readv) into a destination that is not at the same
+// offset modulo 64 bytes as its source runs at about 1.2 GB/s, against
+// 3.7-4.3 GB/s when both line up, while a plain memcpy between any two
+// buffers runs at 20 GB/s. A chunk's data sits at its file offset in a
+// page-aligned server buffer, so a read whose buffer is not 64-byte aligned
+// relative to its file offset (malloc's 16-byte-aligned heap memory, say)
+// lands in a bounce buffer of the calling thread at the right alignment and
+// is copied from there: 1 MiB reads went from 1,300 to 3,500 MiB/s.
+// Aligned buffers (IOR's are page aligned) are read into directly.
+// BENCHFS_READ_BOUNCE=off disables it.
+constexpr size_t kBounceMin = 256 * 1024;   // smaller reads: eager data or short copies anyway
+constexpr size_t kBounceMax = 64ULL << 20;  // larger reads go direct rather than hold more
+constexpr uintptr_t kCopyAlign = 64;
+constexpr uintptr_t kHugePage = 2ULL << 20;
+
+class Bounce {
+ public:
+  Bounce() = default;
+  ~Bounce() {
+    if (base_ != nullptr) munmap(base_, cap_);
+  }
+  Bounce(const Bounce&) = delete;
+  Bounce& operator=(const Bounce&) = delete;
+
+  // At least n bytes of huge-page advised memory, or nullptr.
+  std::byte* get(size_t n) {
+    if (n <= cap_) return base_;
+    const size_t cap = (n + kHugePage - 1) / kHugePage * kHugePage;
+    void* p = mmap(nullptr, cap + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    // Trim to a 2 MiB-aligned range so that every 2 MiB of it can be one huge page.
+    auto at = reinterpret_cast<uintptr_t>(p);
+    const uintptr_t aligned = (at + kHugePage - 1) & ~(kHugePage - 1);
+    if (aligned > at) munmap(p, aligned - at);
+    munmap(reinterpret_cast<void*>(aligned + cap), kHugePage - (aligned - at));
+    madvise(reinterpret_cast<void*>(aligned), cap, MADV_HUGEPAGE);
+    if (base_ != nullptr) munmap(base_, cap_);
+    base_ = reinterpret_cast<std::byte*>(aligned);
+    cap_ = cap;
+    return base_;
+  }
+
+ private:
+  std::byte* base_ = nullptr;
+  size_t cap_ = 0;
+};
+
+bool bounce_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("BENCHFS_READ_BOUNCE");
+    return v == nullptr || std::string_view(v) != "off";
+  }();
+  return on;
+}
+
+// Where a read of n bytes at file offset `off` into buf should land: buf
+// itself, or the thread's bounce buffer at off's alignment.
+std::byte* read_target(std::byte* buf, size_t n, uint64_t off) {
+  if (n < kBounceMin || n > kBounceMax || (reinterpret_cast<uintptr_t>(buf) - off) % kCopyAlign == 0 ||
+      !bounce_enabled())
+    return buf;
+  thread_local Bounce bounce;
+  std::byte* b = bounce.get(n + kCopyAlign);
+  return b != nullptr ? b + off % kCopyAlign : buf;
 }
 
 }  // namespace
@@ -355,7 +424,10 @@ Result<size_t> FileSystem::pread(int fd, void* buf, size_t len, int64_t offset) 
   }
   if (off >= size) return size_t{0};
   const size_t n = static_cast<size_t>(std::min<uint64_t>(len, size - off));
-  if (auto st = chunk_io(f->ino, false, static_cast<std::byte*>(buf), n, off); !st) return st;
+  std::byte* dst = static_cast<std::byte*>(buf);
+  std::byte* at = read_target(dst, n, off);
+  if (auto st = chunk_io(f->ino, false, at, n, off); !st) return st;
+  if (at != dst) std::memcpy(dst, at, n);
   return n;
 }
 

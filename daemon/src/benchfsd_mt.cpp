@@ -73,6 +73,12 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
                  "Chunk buffer memory to make resident at start, so the first writes find it warm "
                  "(k/m/g suffixes; at most --buffer-pool)")
       ->capture_default_str();
+  std::string reserve = "auto";
+  app.add_option("--reserve", reserve,
+                 "Free chunk buffer memory a background thread keeps resident ahead of writes, so a "
+                 "first write phase does not wait for page faults (k/m/g suffixes; 0 = off; auto = "
+                 "1/64 of the machine's memory, at most --buffer-pool and half of --memory-limit)")
+      ->capture_default_str();
   app.add_flag("--no-huge-pages{false}", opts.huge_pages,
                "Do not advise chunk buffers for transparent huge pages");
   app.add_option("--client-capacity", opts.client_capacity,
@@ -139,6 +145,14 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
       return 2;
     }
     *out = *v;
+  }
+  if (reserve != "auto") {
+    auto v = benchfs::parse_size(reserve);
+    if (!v) {
+      std::fprintf(stderr, "benchfsd_mt: --reserve: %s (a size, 0 or auto)\n", v.status().message().c_str());
+      return 2;
+    }
+    opts.reserve = *v;
   }
   opts.listener_multi = listener_mode == "multi";
   opts.progress_multi = progress_mode == "multi";

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,24 @@ Status validate(const ServerOptions& o) {
   if (o.threads > 1024) return Status(EINVAL, "--threads must be at most 1024");
   if (auto hp = parse_host_port(o.listen); !hp) return Status(EINVAL, "--listen: " + hp.status().message());
   return Status();
+}
+
+// The reserve fills while the rest of start-up runs; start waits for it at
+// most this long (what remains fills in the background).
+constexpr int kReserveWaitMs = 300;
+
+namespace {
+uint64_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES);
+  const long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+}  // namespace
+
+uint64_t default_reserve(const ServerOptions& o) {
+  uint64_t r = std::min(physical_memory() / 64, o.buffer_pool);
+  if (o.memory_limit != 0) r = std::min(r, o.memory_limit / 2);
+  return r & ~((1ULL << 20) - 1);  // whole MiB
 }
 
 // ------------------------------------------------------------------ ServerImpl
@@ -82,8 +101,12 @@ void ServerImpl::start() {
     spdlog::warn("node {}: using rank 0's chunk size {} instead of {}", boot_.rank, format_size(chunk_size_),
                  format_size(opts_.chunk_size));
 
-  chunks_ = std::make_unique<storage::ChunkStore>(chunk_size_, opts_.memory_limit,
-                                                  storage::PoolOptions{opts_.buffer_pool, opts_.huge_pages});
+  if (opts_.reserve == ServerOptions::kAutoReserve) opts_.reserve = default_reserve(opts_);
+  storage::PoolOptions pool;
+  pool.retain = opts_.buffer_pool;
+  pool.huge_pages = opts_.huge_pages;
+  pool.reserve = opts_.reserve;
+  chunks_ = std::make_unique<storage::ChunkStore>(chunk_size_, opts_.memory_limit, std::move(pool));
   if (opts_.prefault != 0) {
     const uint64_t t0 = now_ns();
     const uint64_t warm = chunks_->prefault(opts_.prefault);
@@ -114,6 +137,9 @@ void ServerImpl::start() {
   if (host.empty()) host = listener_->bound().is_wildcard() ? net::default_advertise_host() : listen.host;
   const uint16_t port = listener_->bound().port();
   address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  // Clients may come once the list has us: by then the reserve is full, or
+  // kReserveWaitMs have passed.
+  log_reserve(chunks_->wait_reserve(kReserveWaitMs));
   throw_if_error(registry::append_server(opts_.registry, registry::ServerEntry{boot_.rank, host, port}));
   boot_.barrier();
   if (boot_.rank == 0) {
@@ -262,11 +288,21 @@ void ServerImpl::stop() {
   if (!opts_.stats_file.empty()) write_stats_file();
 }
 
+void ServerImpl::log_reserve(bool full) const {
+  const auto p = chunks_->stats().pool;
+  if (p.reserve_bytes == 0) {
+    spdlog::info("node {}: no chunk buffer reserve (--reserve 0)", boot_.rank);
+    return;
+  }
+  spdlog::info("node {}: reserve of {} chunk buffer memory ({}): {} resident {}", boot_.rank,
+               format_size(p.reserve_bytes), opts_.huge_pages ? "huge pages" : "4 KiB pages",
+               format_size(p.warm_bytes),
+               full ? fmt::format("after {:.0f} ms", static_cast<double>(p.reserve_full_ns) / 1e6)
+                    : std::string("so far, the rest fills in the background"));
+}
+
 uint64_t ServerImpl::capacity() const {
-  if (opts_.memory_limit != 0) return opts_.memory_limit;
-  const long pages = sysconf(_SC_PHYS_PAGES);
-  const long page = sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+  return opts_.memory_limit != 0 ? opts_.memory_limit : physical_memory();
 }
 
 nlohmann::json ServerImpl::stats_json() const {
@@ -291,9 +327,17 @@ nlohmann::json ServerImpl::stats_json() const {
     j["store"] = {{"bytes_used", cs.bytes_used}, {"chunks", cs.chunks},   {"memory_limit", cs.memory_limit},
                   {"capacity", capacity()},      {"enospc", cs.enospc},   {"grow_refused", cs.grow_refused},
                   {"files", ms.files},           {"directories", ms.dirs}};
-    j["store"]["pool"] = {{"buffer_size", cs.pool.buffer_size}, {"mapped_bytes", cs.pool.mapped_bytes},
-                          {"warm_bytes", cs.pool.warm_bytes},   {"cold_bytes", cs.pool.cold_bytes},
-                          {"in_use", cs.pool.in_use},           {"reused_warm", cs.pool.reused_warm}};
+    j["store"]["pool"] = {{"buffer_size", cs.pool.buffer_size},
+                          {"mapped_bytes", cs.pool.mapped_bytes},
+                          {"warm_bytes", cs.pool.warm_bytes},
+                          {"cold_bytes", cs.pool.cold_bytes},
+                          {"in_use", cs.pool.in_use},
+                          {"reused_warm", cs.pool.reused_warm},
+                          {"acquired_cold", cs.pool.acquired_cold}};
+    j["store"]["reserve"] = {{"bytes", cs.pool.reserve_bytes},
+                             {"refilled", cs.pool.refilled},
+                             {"refill_ms", static_cast<double>(cs.pool.refill_ns) / 1e6},
+                             {"full_after_ms", static_cast<double>(cs.pool.reserve_full_ns) / 1e6}};
   }
   j["ops"] = ops_json(totals_, tick_rate_.per_ns());
   j["data_path"] = {{"writes_rndv", totals_.writes_rndv},

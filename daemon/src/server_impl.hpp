@@ -53,6 +53,7 @@ class ServerImpl {
 
  private:
   static void conn_cb(ucp_conn_request_h req, void* arg);
+  void log_reserve(bool full) const;
   void on_conn_request(ucp_conn_request_h req);
   void accept_loop();
   void hand_off_arrived();

@@ -73,16 +73,21 @@ void CpuPressure::refresh() {
   unsigned running = 0;
   if (n <= 0 || !parse_running(std::string_view(buf, static_cast<size_t>(n)), &running)) return;
   // The count is a snapshot: smooth it (moving average, 1/8 weight per
-  // sample, in 1/16ths), then compare with hysteresis: congested once a
-  // whole thread more than the CPUs is runnable on average (kernel threads
-  // and other background work add a few tenths here), free again below cpus.
+  // sample, in 1/16ths), then compare with hysteresis: congested once two
+  // whole threads more than the CPUs are runnable on average, free again
+  // below cpus + 1. The count includes the reading thread itself, and with
+  // one spinning thread per CPU (a client and a server on two cores) it sat
+  // at cpus + 1 to cpus + 2 here (kernel threads, MPI's daemons, UCX's async
+  // threads waking): a threshold of cpus + 1 made both sides stop spinning
+  // and halved 64 KiB write bandwidth. Milder oversubscription is caught by
+  // the spinners themselves (involuntary context switches).
   int64_t avg = avg16_.load(std::memory_order_relaxed);
   avg += (static_cast<int64_t>(running) * 16 - avg) / 8;
   avg16_.store(avg, std::memory_order_relaxed);
   const int64_t cpus16 = static_cast<int64_t>(cpus_) * 16;
-  if (avg > cpus16 + 16) {
+  if (avg > cpus16 + 32) {
     congested_.store(true, std::memory_order_relaxed);
-  } else if (avg < cpus16) {
+  } else if (avg < cpus16 + 16) {
     congested_.store(false, std::memory_order_relaxed);
   }
 }

@@ -1,10 +1,15 @@
 #include "benchfs/storage/buffer_pool.hpp"
 
+#include <pthread.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+
+#include "benchfs/core/clock.hpp"
 
 namespace benchfs::storage {
 
@@ -12,20 +17,41 @@ namespace {
 
 constexpr uint64_t kHugePage = 2ULL << 20;
 constexpr uint64_t kMinSlab = 32ULL << 20;
+constexpr uint64_t kPage = 4096;
+// The refill thread looks again this often even when nobody wakes it: the
+// owner's headroom can grow without a call into the pool.
+constexpr auto kRefillRecheck = std::chrono::milliseconds(50);
+// After the first fill, top-ups wait until the owner has been quiet this long.
+constexpr uint64_t kQuietNs = 20'000'000;
 
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
 
 }  // namespace
 
 BufferPool::BufferPool(uint64_t buffer_size, PoolOptions opts)
-    : size_(buffer_size), retain_(opts.retain), huge_(opts.huge_pages) {
+    : size_(buffer_size),
+      retain_(opts.retain),
+      huge_(opts.huge_pages),
+      reserve_(std::min(opts.reserve, opts.retain)),
+      headroom_(std::move(opts.headroom)) {
   if (size_ == 0) throw Error(EINVAL, "buffer size must be > 0");
   // Whole buffers per slab, the slab a multiple of the huge page size.
   slab_bytes_ = round_up(std::max(kMinSlab, size_), size_);
   slab_bytes_ = round_up(slab_bytes_, kHugePage);
+  created_ns_ = now_ns();
+  if (reserve_ >= size_) refill_ = std::thread([this] { refill_loop(); });
 }
 
 BufferPool::~BufferPool() {
+  if (refill_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    refill_cv_.notify_all();
+    refill_.join();
+  }
+  full_cv_.notify_all();
   for (const Slab& s : slabs_) munmap(s.base, s.length);
 }
 
@@ -45,24 +71,52 @@ bool BufferPool::map_slab_locked() {
   return true;
 }
 
-BufferPool::Buffer BufferPool::acquire() {
-  std::lock_guard lock(mu_);
-  Buffer b;
-  if (!warm_.empty()) {
-    b.data = warm_.back();
-    warm_.pop_back();
-    ++reused_warm_;
-  } else if (!cold_.empty()) {
-    b.data = cold_.back();
+std::byte* BufferPool::take_fresh_locked() {
+  if (!cold_.empty()) {
+    std::byte* p = cold_.back();
     cold_.pop_back();
-    b.zeroed = true;
-  } else {
-    if (next_ == end_ && !map_slab_locked()) return b;
-    b.data = next_;
-    next_ += size_;
-    b.zeroed = true;  // never touched: the kernel's zero pages
+    return p;
   }
-  ++in_use_;
+  if (next_ == end_ && !map_slab_locked()) return nullptr;
+  std::byte* p = next_;
+  next_ += size_;
+  return p;  // never touched: the kernel's zero pages
+}
+
+void BufferPool::populate(std::byte* data) const {
+  // One write per page maps (and zeroes) it; in a huge-page slab the first
+  // write maps the whole 2 MiB and the others are plain stores. Page faults
+  // take only the VMA's lock, where MADV_POPULATE_WRITE (as fast once the
+  // memory is backed) holds the process's mmap lock for the whole buffer and
+  // stalls every mmap of the other threads meanwhile (UCX's start-up ran
+  // 30x slower beside it).
+  for (uint64_t off = 0; off < size_; off += kPage)
+    reinterpret_cast<volatile std::byte*>(data)[off] = std::byte{0};
+}
+
+BufferPool::Buffer BufferPool::acquire() {
+  Buffer b;
+  bool wake = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!warm_.empty()) {
+      b.data = warm_.back().data;
+      b.zeroed = warm_.back().zeroed;
+      warm_.pop_back();
+      ++reused_warm_;
+      wake = reserve_ != 0;
+    } else {
+      b.data = take_fresh_locked();
+      if (b.data == nullptr) return b;
+      b.zeroed = true;
+      ++acquired_cold_;
+    }
+    ++in_use_;
+  }
+  if (wake) {
+    note_activity();
+    refill_cv_.notify_one();
+  }
   return b;
 }
 
@@ -70,8 +124,8 @@ void BufferPool::release(std::byte* data) {
   if (data == nullptr) return;
   std::unique_lock lock(mu_);
   --in_use_;
-  if ((warm_.size() + 1) * size_ <= retain_) {
-    warm_.push_back(data);
+  if ((warm_.size() + refilling_ + 1) * size_ <= retain_) {
+    warm_.push_back(Warm{data, false});
     return;
   }
   lock.unlock();
@@ -83,21 +137,75 @@ void BufferPool::release(std::byte* data) {
 
 uint64_t BufferPool::prefault(uint64_t bytes) {
   const uint64_t want = std::min(bytes, retain_) / size_;
-  std::vector<std::byte*> touched;
-  for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (warm_.size() + touched.size() >= want) break;
-    }
-    Buffer b = acquire();
-    if (b.data == nullptr) break;
-    // Write one byte per page: the kernel maps (and zeroes) every page now.
-    for (uint64_t off = 0; off < size_; off += 4096) b.data[off] = std::byte{0};
-    touched.push_back(b.data);
+  std::unique_lock lock(mu_);
+  while (warm_.size() + refilling_ < want) {
+    std::byte* p = take_fresh_locked();
+    if (p == nullptr) break;
+    ++refilling_;
+    lock.unlock();
+    populate(p);
+    lock.lock();
+    --refilling_;
+    warm_.push_back(Warm{p, true});
   }
-  for (std::byte* p : touched) release(p);
-  std::lock_guard lock(mu_);
   return warm_.size() * size_;
+}
+
+bool BufferPool::refill_wanted_locked() const {
+  const uint64_t have = (warm_.size() + refilling_) * size_;
+  if (stop_ || have + size_ > reserve_) return false;
+  return !headroom_ || headroom_() >= have + size_;
+}
+
+void BufferPool::refill_loop() {
+  // Only on a core nothing else wants: filling the reserve must never slow a
+  // server (or a client beside it) that has work. At start the server's
+  // main thread is mostly waiting, so the fill has a core to itself.
+  sched_param sp{};
+  sp.sched_priority = 0;
+  pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    if (!refill_wanted_locked()) {
+      if (full_ns_ == 0 && warm_.size() * size_ + size_ > reserve_)
+        full_ns_ = std::max<uint64_t>(1, now_ns() - created_ns_);
+      full_cv_.notify_all();
+      refill_cv_.wait_for(lock, kRefillRecheck);
+      continue;
+    }
+    // Data being served: wait for a quiet spell (the first fill too, when
+    // clients come before it is done: a thread faulting pages beside a busy
+    // server and client took a first write phase from 2,500 to 230 MiB/s).
+    const uint64_t since = coarse_ns() - last_activity_ns_.load(std::memory_order_relaxed);
+    if (since < kQuietNs) {
+      refill_cv_.wait_for(lock, std::chrono::nanoseconds(kQuietNs - since));
+      continue;
+    }
+    std::byte* p = take_fresh_locked();
+    if (p == nullptr) {  // the kernel refused another slab: try again later
+      refill_cv_.wait_for(lock, kRefillRecheck);
+      continue;
+    }
+    ++refilling_;
+    lock.unlock();
+    const uint64_t t0 = now_ns();
+    populate(p);
+    const uint64_t dt = now_ns() - t0;
+    lock.lock();
+    --refilling_;
+    warm_.push_back(Warm{p, true});
+    ++refilled_;
+    refill_ns_ += dt;
+  }
+  full_cv_.notify_all();
+}
+
+bool BufferPool::wait_reserve(int timeout_ms) {
+  std::unique_lock lock(mu_);
+  if (!refill_.joinable()) return reserve_ == 0;
+  full_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                    [this] { return stop_ || (refilling_ == 0 && !refill_wanted_locked()); });
+  return warm_.size() * size_ + size_ > reserve_;
 }
 
 BufferPoolStats BufferPool::stats() const {
@@ -109,6 +217,11 @@ BufferPoolStats BufferPool::stats() const {
   s.cold_bytes = cold_.size() * size_;
   s.in_use = in_use_;
   s.reused_warm = reused_warm_;
+  s.acquired_cold = acquired_cold_;
+  s.reserve_bytes = refill_.joinable() ? reserve_ : 0;
+  s.refilled = refilled_;
+  s.refill_ns = refill_ns_;
+  s.reserve_full_ns = full_ns_;
   return s;
 }
 

@@ -177,7 +177,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* in, size_t n) {
   const uint32_t servers = 1 + (in[0] & 3u);
   const uint32_t node = static_cast<uint32_t>(in[0] >> 2) % servers;
   storage::MetadataStore meta(node, servers);
-  storage::ChunkStore chunks(kChunkSize, kMemoryLimit, storage::PoolOptions{kMemoryLimit, false});
+  storage::PoolOptions pool;  // no reserve: a refill thread per input would only slow the fuzzer
+  pool.retain = kMemoryLimit;
+  pool.huge_pages = false;
+  storage::ChunkStore chunks(kChunkSize, kMemoryLimit, std::move(pool));
   FuzzHost host(meta, chunks, ServerFacts{node, servers, kChunkSize, kMemoryLimit});
   std::set<uint64_t> inodes;
   static const bool trace = std::getenv("BENCHFS_FUZZ_TRACE") != nullptr;  // op -> status, per request

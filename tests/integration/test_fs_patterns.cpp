@@ -14,7 +14,9 @@
 #include <atomic>
 #include <barrier>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -767,4 +769,150 @@ TEST_F(FsPatterns, StatAttributesAndReaddirEarlyStop) {
   }
   EXPECT_EQ(benchfs_rmdir("/attr"), 0) << why();
   ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
+// Large reads land in a bounce buffer when the caller's buffer is not 64-byte
+// aligned relative to the file offset (the heap buffer here, one byte past a
+// malloc'd start, always; the 2 MiB-aligned one at unaligned offsets), and
+// straight in the caller's buffer otherwise: both must give the same bytes,
+// holes as zeros, a short count at the end of the file, and never touch
+// bytes past the count.
+TEST_F(FsPatterns, LargeReadsIntoHeapAndAlignedBuffersAgree) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  constexpr uint64_t kFirst = 1'500'000;  // data [0, kFirst), hole, data [kHole, kEnd)
+  constexpr uint64_t kHole = 3'000'000;
+  constexpr uint64_t kEnd = 5'000'000;
+  const int fd = benchfs_open("/bounce", O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0) << why();
+  {
+    std::vector<uint8_t> a(kFirst), b(kEnd - kHole);
+    fill_pattern(a.data(), a.size(), 5, 0);
+    fill_pattern(b.data(), b.size(), 5, kHole);
+    ASSERT_EQ(benchfs_pwrite(fd, a.data(), a.size(), 0), static_cast<ssize_t>(a.size())) << why();
+    ASSERT_EQ(benchfs_pwrite(fd, b.data(), b.size(), kHole), static_cast<ssize_t>(b.size())) << why();
+  }
+  constexpr size_t kMax = 4 << 20;
+  constexpr size_t kGuard = 4096;
+  // Heap: one byte past a malloc'd start, never 64-byte aligned.
+  std::vector<uint8_t> heap_store(kMax + kGuard + 1);
+  uint8_t* heap = heap_store.data() + 1;
+  // Aligned: the start of a 2 MiB-aligned allocation.
+  void* raw = nullptr;
+  ASSERT_EQ(posix_memalign(&raw, 2u << 20, kMax + kGuard), 0);
+  std::unique_ptr<uint8_t, decltype(&std::free)> aligned(static_cast<uint8_t*>(raw), &std::free);
+  struct Case {
+    uint64_t off;
+    size_t len;
+  };
+  for (const Case c : {Case{0, 1u << 20}, Case{123'456, 3u << 20}, Case{kFirst - 1000, 2u << 20},
+                       Case{kHole - 300'000, 600'000}, Case{kEnd - 700'000, 4u << 20}, Case{0, 256 * 1024},
+                       Case{kEnd - 1, 1u << 20}}) {
+    SCOPED_TRACE("read of " + std::to_string(c.len) + " at " + std::to_string(c.off));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(c.len, kEnd - c.off));
+    for (uint8_t* buf : {heap, aligned.get()}) {
+      std::memset(buf, 0xEE, c.len + kGuard);
+      ASSERT_EQ(benchfs_pread(fd, buf, c.len, static_cast<off_t>(c.off)), static_cast<ssize_t>(want))
+          << why();
+      for (size_t i = 0; i < want; ++i) {
+        const uint64_t pos = c.off + i;
+        const uint8_t expect = (pos < kFirst || pos >= kHole) ? pattern_byte(5, pos) : 0;
+        ASSERT_EQ(buf[i], expect) << "byte " << pos << (buf == heap ? " (heap buffer)" : " (aligned buffer)");
+      }
+      for (size_t i = want; i < c.len + kGuard; ++i)
+        ASSERT_EQ(buf[i], 0xEE) << "byte " << i << " past the count was written"
+                                << (buf == heap ? " (heap buffer)" : " (aligned buffer)");
+    }
+  }
+  EXPECT_EQ(benchfs_close(fd), 0) << why();
+  EXPECT_EQ(benchfs_unlink("/bounce"), 0) << why();
+}
+
+// ---- the server's reserve of resident chunk buffers ----
+
+class FsReserve : public benchfs::test::FsJobTest {
+ protected:
+  FsReserve() : FsJobTest("benchfs-reserve") {}
+
+  void start(std::vector<std::string> args) {
+    JobOptions opts;
+    opts.ranks = 1;
+    opts.threads = 1;
+    opts.extra_args = std::move(args);
+    ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
+  }
+
+  // Stops the job (after finalizing the client) and returns rank 0's stats.
+  nlohmann::json stop() {
+    EXPECT_EQ(benchfs_finalize(), 0);
+    initialized_ = false;
+    EXPECT_EQ(job_->terminate(30000), 0) << job_->log();
+    return job_->stats(0);
+  }
+};
+
+// A first write phase on a fresh server takes its buffers from the reserve:
+// no write faults a buffer in, the data is intact, and the log and --stats
+// say what the reserve held.
+TEST_F(FsReserve, FirstWritesComeFromTheReserve) {
+  ASSERT_NO_FATAL_FAILURE(start({"--reserve", "64m", "--buffer-pool", "128m"}));
+  const std::string log = job_->log();
+  EXPECT_NE(log.find("reserve of 64 MiB"), std::string::npos) << log;
+  // Start waits at most 300 ms for the fill; on a slow machine the rest
+  // fills in the background while the server is quiet.
+  if (log.find("fills in the background") != std::string::npos)
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+  constexpr size_t kXfer = 1 << 20;
+  constexpr int kCount = 48;
+  const int fd = benchfs_open("/first", O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0) << why();
+  std::vector<uint8_t> buf(kXfer);
+  for (int i = 0; i < kCount; ++i) {
+    fill_pattern(buf.data(), kXfer, 11, static_cast<uint64_t>(i) * kXfer);
+    ASSERT_EQ(benchfs_pwrite(fd, buf.data(), kXfer, static_cast<off_t>(i) * kXfer),
+              static_cast<ssize_t>(kXfer))
+        << why();
+  }
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_EQ(benchfs_pread(fd, buf.data(), kXfer, static_cast<off_t>(i) * kXfer),
+              static_cast<ssize_t>(kXfer))
+        << why();
+    ASSERT_EQ(check_pattern(buf.data(), kXfer, 11, static_cast<uint64_t>(i) * kXfer), "");
+  }
+  ASSERT_EQ(benchfs_close(fd), 0) << why();
+  const auto j = stop();
+  ASSERT_TRUE(j.contains("store")) << j.dump();
+  const auto& pool = j["store"]["pool"];
+  const auto& reserve = j["store"]["reserve"];
+  std::printf("pool: %s\nreserve: %s\n", pool.dump().c_str(), reserve.dump().c_str());
+  EXPECT_EQ(reserve["bytes"].get<uint64_t>(), 64u << 20);
+  EXPECT_GE(reserve["refilled"].get<uint64_t>(), 64u);
+  EXPECT_GT(reserve["full_after_ms"].get<double>(), 0.0);
+  EXPECT_EQ(pool["acquired_cold"].get<uint64_t>(), 0u) << "a write faulted its buffer in: " << pool.dump();
+  EXPECT_EQ(pool["reused_warm"].get<uint64_t>(), static_cast<uint64_t>(kCount));
+}
+
+// SIGTERM while the first fill is still running (a reserve far larger than
+// start's 300 ms can fill here): the server stops within its bound, writes
+// its stats, and the refill had really been cut short.
+TEST_F(FsReserve, ServerShutsDownMidRefill) {
+  ASSERT_NO_FATAL_FAILURE(start({"--reserve", "4g", "--buffer-pool", "4g"}));
+  const std::string log = job_->log();
+  EXPECT_NE(log.find("fills in the background"), std::string::npos) << log;
+  const auto j = stop();
+  EXPECT_NE(job_->log().find("node 0: stopped in"), std::string::npos) << job_->log();
+  ASSERT_TRUE(j.contains("store")) << j.dump();
+  const auto& reserve = j["store"]["reserve"];
+  EXPECT_EQ(reserve["bytes"].get<uint64_t>(), 4ull << 30);
+  EXPECT_LT(reserve["refilled"].get<uint64_t>(), 4096u) << "the fill had finished: " << reserve.dump();
+  EXPECT_EQ(reserve["full_after_ms"].get<double>(), 0.0);
+}
+
+// A bad --reserve is refused with a message naming it, and nothing starts.
+TEST(FsReserveOptions, BadReserveIsRefused) {
+  std::string out;
+  EXPECT_EQ(benchfs::test::run_command(
+                {benchfs::test::benchfsd_path(), "--registry", "/tmp/benchfs-noreg", "--reserve", "lots"},
+                20000, &out),
+            2);
+  EXPECT_NE(out.find("--reserve"), std::string::npos) << out;
 }

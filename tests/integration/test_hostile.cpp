@@ -39,6 +39,9 @@ class Hostile : public ::testing::Test {
     JobOptions opts;
     opts.ranks = 1;
     opts.threads = 1;
+    // No reserve of resident chunk buffers: the RSS check below measures
+    // what hostile claims make the server allocate.
+    opts.extra_args = {"--reserve", "0"};
     job_ = std::make_unique<ServerJob>(dir_.path(), opts);
     const Status st = job_->wait_ready(60000);
     ASSERT_TRUE(st.is_ok()) << st.to_string();

@@ -55,7 +55,8 @@ typedef struct benchfs_config {
    *  "blocking" (env BENCHFS_POLL; default "adaptive"). */
   const char* poll;
   /** Adaptive polling: microseconds to spin before sleeping (env
-   *  BENCHFS_SPIN_US; default 20). */
+   *  BENCHFS_SPIN_US; default 1000: a reply is due, so spinning pays while a
+   *  core is free; cut short when the CPUs are oversubscribed). */
   int spin_us;
 } benchfs_config;
 

@@ -27,7 +27,12 @@ struct ClientOptions {
   uint64_t rpc_timeout_ms = 10'000;  ///< no call waits longer than this
   uint64_t wait_ready_ms = 30'000;   ///< how long start waits for the registry to become ready
   net::PollMode poll = net::PollMode::kAdaptive;
-  uint64_t spin_ns = 20'000;  ///< adaptive: spin this long before sleeping
+  /// Adaptive: how long a caller waiting for a reply spins before it sleeps
+  /// on the worker (env BENCHFS_SPIN_US). A reply is due, so the budget is
+  /// long: with 20 us, a 64 KiB write (the server copies for ~20 us) slept
+  /// on almost every call and ran at half the speed of a busy client. It is
+  /// cut short when the CPUs are oversubscribed or the thread is preempted.
+  uint64_t spin_ns = 1'000'000;
   /// Secret to present instead of the registry's (tests of rejection only).
   uint64_t secret_override = 0;
   /// Most RPCs one call_all keeps in flight (env BENCHFS_IO_WINDOW).
@@ -58,6 +63,8 @@ struct ClientStats {
   uint64_t close_notifications = 0;
   uint64_t endpoint_errors = 0;
   uint64_t stray_replies = 0;
+  uint64_t sleeps = 0;           ///< waits for a reply that slept on the worker
+  uint64_t preempted_spins = 0;  ///< spins cut short by an involuntary context switch
 };
 
 /// Fills defaults from the environment: BENCHFS_REGISTRY, BENCHFS_CLIENT_ID,
@@ -120,9 +127,11 @@ class Client {
   /// Frees p's send request once UCX completed it; true when p is finished.
   bool poll_pending(Pending& p);
   /// Progresses (spinning, then sleeping as the poll mode says) until
-  /// done() is true or the deadline passes.
+  /// done() is true or the deadline passes. Adaptive mode spins at most
+  /// max_spin_ns (and the current budget) before it sleeps.
   template <class Done>
-  Status wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns);
+  Status wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns,
+                    uint64_t max_spin_ns = UINT64_MAX);
   void abandon(std::unique_lock<std::mutex>& lock, Pending& p);
   /// Fails the calls on c and takes it down. `server_closes`: the server is
   /// closing its side (eviction), so ours waits for that disconnect.
@@ -189,6 +198,7 @@ class Client {
   };
   std::vector<Retiring> retiring_;
   net::CpuPressure pressure_;  ///< adaptive waiting spins only while CPUs are not oversubscribed
+  uint64_t spin_budget_ns_;  ///< adaptive: current spin budget (halved on preemption, recovers after sleeps)
   uint64_t next_request_id_ = 1;
   int sleepers_ = 0;          ///< threads sleeping on the worker's event fd
   bool maintenance_ = false;  ///< some connection needs closing

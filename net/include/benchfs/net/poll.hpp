@@ -31,8 +31,8 @@ class CpuPressure {
   CpuPressure(const CpuPressure&) = delete;
   CpuPressure& operator=(const CpuPressure&) = delete;
 
-  /// True while runnable threads outnumber CPUs: their moving average is
-  /// above cpus + 1 (it turns false again below cpus).
+  /// True while runnable threads clearly outnumber CPUs: their moving
+  /// average is above cpus + 2 (it turns false again below cpus + 1).
   bool congested(uint64_t now_ns);
   [[nodiscard]] unsigned cpus() const { return cpus_; }
   /// The smoothed count of runnable threads (for logs and tests).

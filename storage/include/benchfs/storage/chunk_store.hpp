@@ -5,7 +5,8 @@
 //
 // Buffers: a chunk whose first write starts at offset 0 and ends below
 // kSmallChunkLimit gets a small buffer (power of two, >= 4 KiB) that grows by
-// doubling; any other chunk gets the full chunk size at once, from a
+// doubling up to that limit and to the full chunk size past it; any other
+// chunk gets the full chunk size at once, from a
 // BufferPool that keeps freed buffers resident for reuse. Holes read as
 // zeros: a reused buffer is zeroed lazily, only below the start of a write
 // that leaves a gap (a write covering a chunk from offset 0 zeroes nothing),
@@ -112,7 +113,8 @@ class ChunkStore {
  public:
   /// chunk_size: bytes per chunk (> 0); memory_limit: 0 = unlimited;
   /// pool: the full-size buffer pool (its retain is capped at memory_limit
-  /// when there is one).
+  /// when there is one, and its reserve holds at most what the limit leaves
+  /// after the data).
   ChunkStore(uint64_t chunk_size, uint64_t memory_limit, PoolOptions pool = {});
   ~ChunkStore();
   ChunkStore(const ChunkStore&) = delete;
@@ -138,10 +140,13 @@ class ChunkStore {
   [[nodiscard]] ChunkStoreStats stats() const;
   /// Makes up to `bytes` of full-size buffers resident now (see BufferPool).
   uint64_t prefault(uint64_t bytes) { return pool_.prefault(bytes); }
+  /// Waits (at most timeout_ms) until the pool's reserve is full; see BufferPool.
+  bool wait_reserve(int timeout_ms) { return pool_.wait_reserve(timeout_ms); }
 
  private:
   friend class Chunk;
   struct Impl;
+  PoolOptions capped(PoolOptions o);
   bool reserve(uint64_t bytes);
   void release(uint64_t bytes);
 
