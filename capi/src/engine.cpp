@@ -98,7 +98,7 @@ ClientOptions options_from_env() {
   return o;
 }
 
-Client::Client(const ClientOptions& opts) : opts_(opts), spin_budget_ns_(opts.spin_ns) {
+Client::Client(const ClientOptions& opts) : opts_(opts), spin_budget_(opts.spin_ns, opts.spin_ns) {
   if (opts_.client_id.empty()) opts_.client_id = default_client_id();
 }
 
@@ -250,8 +250,7 @@ Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uin
   // spin only briefly. (Spinning the long reply budget here also left UCX's
   // async thread mid-dispatch when a client of a stopped server gave up and
   // exited, a race inside libucs that ThreadSanitizer reports.)
-  Status st = wait_until(
-      lock, [&] { return poll_pending(*reg); }, deadline_ns, kConnectSpinNs);
+  Status st = wait(lock, *reg, deadline_ns, kConnectSpinNs);
   if (c.reg != reg) {
     // Another thread finished (or restarted) this registration meanwhile.
     return c.state == Conn::State::kUp ? Status() : Status(ENOTCONN, "cannot connect to " + where);
@@ -483,7 +482,6 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
   // costs ~0.3 us.
   constexpr unsigned kRoundsPerPreemptCheck = 16;
   uint64_t idle_since = 0;
-  uint64_t ivcsw_at_start = 0;
   unsigned idle_rounds = 0;
   for (;;) {
     unsigned events = 0;
@@ -499,20 +497,15 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
       idle_rounds = 0;
     }
     bool spin = opts_.poll == net::PollMode::kBusy;
-    if (opts_.poll == net::PollMode::kAdaptive && now - idle_since < std::min(spin_budget_ns_, max_spin_ns) &&
-        !pressure_.congested(now)) {
+    if (opts_.poll == net::PollMode::kAdaptive &&
+        now - idle_since < std::min(spin_budget_.ns(), max_spin_ns) && !pressure_.congested(now)) {
       // A reply is due: spin for it, unless somebody else needs this core
       // (an involuntary switch while spinning), which halves the budget.
       spin = true;
-      if (++idle_rounds % kRoundsPerPreemptCheck == 0) {
-        const uint64_t ivcsw = net::thread_involuntary_switches();
-        if (idle_rounds == kRoundsPerPreemptCheck) {
-          ivcsw_at_start = ivcsw;
-        } else if (ivcsw != ivcsw_at_start) {
-          spin = false;
-          spin_budget_ns_ /= 2;
-          ++stats_.preempted_spins;
-        }
+      if (++idle_rounds % kRoundsPerPreemptCheck == 0 &&
+          spin_budget_.check_preempted(idle_rounds == kRoundsPerPreemptCheck)) {
+        spin = false;
+        ++stats_.preempted_spins;
       }
     }
     if (spin) {
@@ -525,16 +518,14 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
     if (sleep_on_worker(lock,
                         static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs))))
       idle_since = 0;
-    // The budget comes back slowly after each sleep.
-    if (spin_budget_ns_ < opts_.spin_ns)
-      spin_budget_ns_ =
-          std::min(opts_.spin_ns, spin_budget_ns_ + std::max<uint64_t>(opts_.spin_ns / 32, 500));
+    spin_budget_.after_sleep();
   }
 }
 
-Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns) {
+Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns,
+                    uint64_t max_spin_ns) {
   return wait_until(
-      lock, [&] { return poll_pending(p); }, deadline_ns);
+      lock, [&] { return poll_pending(p); }, deadline_ns, max_spin_ns);
 }
 
 void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {

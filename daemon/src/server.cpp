@@ -29,11 +29,12 @@ Status validate(const ServerOptions& o) {
   return Status();
 }
 
+namespace {
+
 // The reserve fills while the rest of start-up runs; start waits for it at
 // most this long (what remains fills in the background).
 constexpr int kReserveWaitMs = 300;
 
-namespace {
 uint64_t physical_memory() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGESIZE);
@@ -291,7 +292,7 @@ void ServerImpl::stop() {
 void ServerImpl::log_reserve(bool full) const {
   const auto p = chunks_->stats().pool;
   if (p.reserve_bytes == 0) {
-    spdlog::info("node {}: no chunk buffer reserve (--reserve 0)", boot_.rank);
+    spdlog::info("node {}: no chunk buffer reserve (--reserve below one chunk)", boot_.rank);
     return;
   }
   spdlog::info("node {}: reserve of {} chunk buffer memory ({}): {} resident {}", boot_.rank,

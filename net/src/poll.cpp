@@ -103,10 +103,28 @@ bool CpuPressure::congested(uint64_t now_ns) {
   return congested_.load(std::memory_order_relaxed);
 }
 
+// -------------------------------------------------------------- SpinBudget
+
+bool SpinBudget::check_preempted(bool first) {
+  const uint64_t ivcsw = thread_involuntary_switches();
+  if (first) {
+    ivcsw_at_start_ = ivcsw;
+    return false;
+  }
+  if (ivcsw == ivcsw_at_start_) return false;
+  // Someone else needed this core while we spun: spin less from now on.
+  ns_ /= 2;
+  return true;
+}
+
+void SpinBudget::after_sleep() {
+  if (ns_ < max_ns_) ns_ = std::min(max_ns_, ns_ + std::max<uint64_t>(max_ns_ / 32, 500));
+}
+
 // ------------------------------------------------------------------- Idler
 
 Idler::Idler(Worker& worker, PollConfig cfg)
-    : worker_(worker), cfg_(cfg), budget_ns_(cfg.oversubscribed ? cfg.spin_ns / 16 : cfg.spin_ns) {}
+    : worker_(worker), cfg_(cfg), budget_(cfg.spin_ns, cfg.oversubscribed ? cfg.spin_ns / 16 : cfg.spin_ns) {}
 
 bool Idler::keep_spinning() {
   // Idle passes between clock reads (a read costs about as much as a pass),
@@ -121,27 +139,20 @@ bool Idler::keep_spinning() {
     }
     idle_since_ = now;
     idle_passes_ = 0;
-    return budget_ns_ > 0;
+    return budget_.ns() > 0;
   }
   if (++idle_passes_ % kClockEvery != 0) return true;
   const uint64_t now = now_ns();
-  if (now - idle_since_ >= budget_ns_) return false;
+  if (now - idle_since_ >= budget_.ns()) return false;
   if (cfg_.pressure != nullptr && cfg_.pressure->congested(now)) {
     ++stats_.congested_sleeps;
     return false;
   }
-  if (idle_passes_ % kPreemptCheckEvery == 0) {
-    // Only long idle spells pay for getrusage: the first check takes the
-    // baseline, later ones compare with it.
-    const uint64_t ivcsw = thread_involuntary_switches();
-    if (idle_passes_ == kPreemptCheckEvery) {
-      ivcsw_at_start_ = ivcsw;
-    } else if (ivcsw != ivcsw_at_start_) {
-      // Someone else needed this core while we spun: spin less from now on.
-      budget_ns_ /= 2;
-      ++stats_.preempted_spins;
-      return false;
-    }
+  // Only long idle spells pay for getrusage: the first check takes the
+  // baseline, later ones compare with it.
+  if (idle_passes_ % kPreemptCheckEvery == 0 && budget_.check_preempted(idle_passes_ == kPreemptCheckEvery)) {
+    ++stats_.preempted_spins;
+    return false;
   }
   return true;
 }
@@ -151,8 +162,7 @@ void Idler::sleep(int max_sleep_ms) {
   pollfd p{worker_.event_fd(), POLLIN, 0};
   (void)::poll(&p, 1, max_sleep_ms);
   // Recover the spin budget slowly after each sleep that preemption did not cut short.
-  if (cfg_.mode == PollMode::kAdaptive && budget_ns_ < cfg_.spin_ns)
-    budget_ns_ = std::min(cfg_.spin_ns, budget_ns_ + std::max<uint64_t>(cfg_.spin_ns / 32, 500));
+  if (cfg_.mode == PollMode::kAdaptive) budget_.after_sleep();
 }
 
 }  // namespace benchfs::net

@@ -21,7 +21,7 @@ constexpr uint64_t kPage = 4096;
 // The refill thread looks again this often even when nobody wakes it: the
 // owner's headroom can grow without a call into the pool.
 constexpr auto kRefillRecheck = std::chrono::milliseconds(50);
-// After the first fill, top-ups wait until the owner has been quiet this long.
+// Filling waits until the owner has served no data for this long.
 constexpr uint64_t kQuietNs = 20'000'000;
 
 uint64_t round_up(uint64_t v, uint64_t to) { return (v + to - 1) / to * to; }
@@ -104,7 +104,7 @@ BufferPool::Buffer BufferPool::acquire() {
       b.zeroed = warm_.back().zeroed;
       warm_.pop_back();
       ++reused_warm_;
-      wake = reserve_ != 0;
+      wake = refill_.joinable();
     } else {
       b.data = take_fresh_locked();
       if (b.data == nullptr) return b;
@@ -113,10 +113,8 @@ BufferPool::Buffer BufferPool::acquire() {
     }
     ++in_use_;
   }
-  if (wake) {
-    note_activity();
-    refill_cv_.notify_one();
-  }
+  // No note_activity() here: the store noted it for the write that asked.
+  if (wake) refill_cv_.notify_one();
   return b;
 }
 
@@ -135,21 +133,30 @@ void BufferPool::release(std::byte* data) {
   cold_.push_back(data);
 }
 
+bool BufferPool::fill_one(std::unique_lock<std::mutex>& lock, uint64_t* populate_ns) {
+  std::byte* p = take_fresh_locked();
+  if (p == nullptr) return false;
+  ++refilling_;
+  lock.unlock();
+  const uint64_t t0 = now_ns();
+  populate(p);
+  const uint64_t dt = now_ns() - t0;
+  lock.lock();
+  --refilling_;
+  warm_.push_back(Warm{p, true});
+  if (populate_ns != nullptr) *populate_ns = dt;
+  return true;
+}
+
 uint64_t BufferPool::prefault(uint64_t bytes) {
   const uint64_t want = std::min(bytes, retain_) / size_;
   std::unique_lock lock(mu_);
-  while (warm_.size() + refilling_ < want) {
-    std::byte* p = take_fresh_locked();
-    if (p == nullptr) break;
-    ++refilling_;
-    lock.unlock();
-    populate(p);
-    lock.lock();
-    --refilling_;
-    warm_.push_back(Warm{p, true});
+  while (warm_.size() + refilling_ < want && fill_one(lock, nullptr)) {
   }
   return warm_.size() * size_;
 }
+
+bool BufferPool::reserve_full_locked() const { return warm_.size() * size_ + size_ > reserve_; }
 
 bool BufferPool::refill_wanted_locked() const {
   const uint64_t have = (warm_.size() + refilling_) * size_;
@@ -167,8 +174,7 @@ void BufferPool::refill_loop() {
   std::unique_lock lock(mu_);
   while (!stop_) {
     if (!refill_wanted_locked()) {
-      if (full_ns_ == 0 && warm_.size() * size_ + size_ > reserve_)
-        full_ns_ = std::max<uint64_t>(1, now_ns() - created_ns_);
+      if (full_ns_ == 0 && reserve_full_locked()) full_ns_ = std::max<uint64_t>(1, now_ns() - created_ns_);
       full_cv_.notify_all();
       refill_cv_.wait_for(lock, kRefillRecheck);
       continue;
@@ -181,21 +187,13 @@ void BufferPool::refill_loop() {
       refill_cv_.wait_for(lock, std::chrono::nanoseconds(kQuietNs - since));
       continue;
     }
-    std::byte* p = take_fresh_locked();
-    if (p == nullptr) {  // the kernel refused another slab: try again later
+    uint64_t ns = 0;
+    if (fill_one(lock, &ns)) {
+      ++refilled_;
+      refill_ns_ += ns;
+    } else {  // the kernel refused another slab: try again later
       refill_cv_.wait_for(lock, kRefillRecheck);
-      continue;
     }
-    ++refilling_;
-    lock.unlock();
-    const uint64_t t0 = now_ns();
-    populate(p);
-    const uint64_t dt = now_ns() - t0;
-    lock.lock();
-    --refilling_;
-    warm_.push_back(Warm{p, true});
-    ++refilled_;
-    refill_ns_ += dt;
   }
   full_cv_.notify_all();
 }
@@ -205,7 +203,7 @@ bool BufferPool::wait_reserve(int timeout_ms) {
   if (!refill_.joinable()) return reserve_ == 0;
   full_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                     [this] { return stop_ || (refilling_ == 0 && !refill_wanted_locked()); });
-  return warm_.size() * size_ + size_ > reserve_;
+  return reserve_full_locked();
 }
 
 BufferPoolStats BufferPool::stats() const {

@@ -123,7 +123,8 @@ class Client {
   [[nodiscard]] bool is_retiring(const Conn& c) const;
   void start_connect(Conn& c);
   Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager);
-  Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns);
+  Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns,
+              uint64_t max_spin_ns = UINT64_MAX);
   /// Frees p's send request once UCX completed it; true when p is finished.
   bool poll_pending(Pending& p);
   /// Progresses (spinning, then sleeping as the poll mode says) until
@@ -197,8 +198,8 @@ class Client {
     bool failed = false;
   };
   std::vector<Retiring> retiring_;
-  net::CpuPressure pressure_;  ///< adaptive waiting spins only while CPUs are not oversubscribed
-  uint64_t spin_budget_ns_;  ///< adaptive: current spin budget (halved on preemption, recovers after sleeps)
+  net::CpuPressure pressure_;    ///< adaptive waiting spins only while CPUs are not oversubscribed
+  net::SpinBudget spin_budget_;  ///< adaptive: how long a reply wait spins now (guarded by mu_)
   uint64_t next_request_id_ = 1;
   int sleepers_ = 0;          ///< threads sleeping on the worker's event fd
   bool maintenance_ = false;  ///< some connection needs closing

@@ -60,6 +60,27 @@ struct PollConfig {
   CpuPressure* pressure = nullptr;
 };
 
+/// An adaptive spin budget, shared by the server's Idler and the client's
+/// reply wait: halved whenever the spinning thread is found preempted (an
+/// involuntary context switch during a spell: somebody else needed the
+/// core), won back slowly after each sleep (1/32 of the maximum, at least
+/// 0.5 us).
+class SpinBudget {
+ public:
+  SpinBudget(uint64_t max_ns, uint64_t start_ns) : max_ns_(max_ns), ns_(start_ns) {}
+  [[nodiscard]] uint64_t ns() const { return ns_; }
+  /// Call at a spell's checkpoints: the first (`first`) takes the thread's
+  /// involuntary switches as the baseline; a later one that finds more
+  /// halves the budget and returns true (stop spinning).
+  bool check_preempted(bool first);
+  void after_sleep();
+
+ private:
+  uint64_t max_ns_;
+  uint64_t ns_;
+  uint64_t ivcsw_at_start_ = 0;
+};
+
 struct IdleStats {
   uint64_t sleeps = 0;
   uint64_t preempted_spins = 0;
@@ -86,7 +107,7 @@ class Idler {
     idle_since_ = 0;
   }
 
-  [[nodiscard]] uint64_t spin_budget_ns() const { return budget_ns_; }
+  [[nodiscard]] uint64_t spin_budget_ns() const { return budget_.ns(); }
   [[nodiscard]] const IdleStats& stats() const { return stats_; }
 
  private:
@@ -95,9 +116,8 @@ class Idler {
 
   Worker& worker_;
   PollConfig cfg_;
-  uint64_t budget_ns_;
+  SpinBudget budget_;
   uint64_t idle_since_ = 0;
-  uint64_t ivcsw_at_start_ = 0;
   uint32_t idle_passes_ = 0;
   IdleStats stats_;
 };

@@ -115,6 +115,12 @@ class BufferPool {
   std::byte* take_fresh_locked();
   /// Makes every page of a buffer resident.
   void populate(std::byte* data) const;
+  /// With mu_ held (released while it faults pages in): puts one more
+  /// populated, zeroed buffer on the warm list and says how long the
+  /// populating took (if populate_ns); false when no memory is left.
+  bool fill_one(std::unique_lock<std::mutex>& lock, uint64_t* populate_ns);
+  /// With mu_ held: the warm list holds the reserve's target.
+  bool reserve_full_locked() const;
   void refill_loop();
   /// With mu_ held: the refill would add a buffer now.
   bool refill_wanted_locked() const;
