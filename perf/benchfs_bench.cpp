@@ -61,12 +61,16 @@ Summary summarize(std::vector<double>& v) {
   return s;
 }
 
+// --connect of every subcommand (empty: the library's default or BENCHFS_CONNECT).
+std::string g_connect;
+
 int init_client(const std::string& registry, const std::string& poll, bool prewarm, int rank) {
   benchfs_config cfg;
   benchfs_config_init(&cfg);
   cfg.registry = registry.empty() ? nullptr : registry.c_str();
   cfg.prewarm = prewarm ? 1 : 0;
   cfg.poll = poll.empty() ? nullptr : poll.c_str();
+  cfg.connect = g_connect.empty() ? nullptr : g_connect.c_str();
   if (benchfs_init(&cfg) != 0) {
     std::fprintf(stderr, "benchfs_bench[%d]: benchfs_init: %s\n", rank, benchfs_last_error());
     return -1;
@@ -88,7 +92,13 @@ int run_ping(const PingArgs& a, int rank, int nranks) {
     sizes.push_back(*s);
     pos = comma + 1;
   }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const uint64_t init_t0 = benchfs::now_ns();
   if (init_client(a.registry, a.poll, a.prewarm, rank) != 0) return 1;
+  // benchfs_init with prewarm connects to every server: the connect time.
+  const double init_ms = static_cast<double>(benchfs::now_ns() - init_t0) / 1e6;
+  double max_init_ms = 0;
+  MPI_Reduce(&init_ms, &max_init_ms, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   const int nservers = benchfs_server_count();
   std::vector<int> servers;
   if (a.server == "all") {
@@ -157,9 +167,10 @@ int run_ping(const PingArgs& a, int rank, int nranks) {
           std::printf(
               "{\"op\":\"ping\",\"size\":%llu,\"count\":%zu,\"server\":%d,\"ranks\":%d,\"min_us\":%.3f,"
               "\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"mean_us\":%.3f,\"ops_per_s\":%.1f,"
-              "\"errors\":%llu}\n",
+              "\"errors\":%llu,\"connect\":\"%s\",\"init_ms\":%.3f}\n",
               static_cast<unsigned long long>(size), all.size(), server, nranks, s.min_us, s.p50_us, s.p99_us,
-              s.max_us, s.mean_us, ops, static_cast<unsigned long long>(total_errors));
+              s.max_us, s.mean_us, ops, static_cast<unsigned long long>(total_errors),
+              g_connect.empty() ? "default" : g_connect.c_str(), max_init_ms);
         } else {
           std::printf("%-8d %-6s %8zu %10.3f %10.3f %10.3f %10.3f %12.1f %7llu\n", server,
                       benchfs::format_size(size).c_str(), all.size(), s.min_us, s.p50_us, s.p99_us, s.max_us,
@@ -315,19 +326,54 @@ struct PhaseTotals {
   uint64_t errors = 0;   // failed calls, short counts, wrong data
   uint64_t failed = 0;   // failed calls (also in errors)
   uint64_t entries = 0;  // readdir: entries listed
+  // The client's own counters over the phase (benchfs_get_client_stats):
+  uint64_t rpcs = 0;     // requests sent
+  uint64_t sleeps = 0;   // reply waits that slept
+  uint64_t wakeups = 0;  // sleeps an event ended
   double seconds = 0;    // from the barrier before to the barrier after
+
+  // Marks the start of the phase's client counters; end() takes the difference.
+  void begin_counting() {
+    benchfs_client_stats s{};
+    if (benchfs_get_client_stats(&s) != 0) return;
+    rpcs -= s.rpcs;
+    sleeps -= s.sleeps;
+    wakeups -= s.wakeups;
+  }
+  void end_counting() {
+    benchfs_client_stats s{};
+    if (benchfs_get_client_stats(&s) != 0) return;
+    rpcs += s.rpcs;
+    sleeps += s.sleeps;
+    wakeups += s.wakeups;
+  }
+  [[nodiscard]] double per_op(uint64_t n) const {
+    return ops == 0 ? 0.0 : static_cast<double>(n) / static_cast<double>(ops);
+  }
+  [[nodiscard]] double per_1000_rpcs(uint64_t n) const {
+    return rpcs == 0 ? 0.0 : static_cast<double>(n) * 1000.0 / static_cast<double>(rpcs);
+  }
+  /// ,"rpcs_per_op":..,"client_sleeps_per_1000_rpcs":..,"client_wakeups_per_1000_rpcs":..
+  void print_client_json() const {
+    std::printf(",\"rpcs\":%llu,\"rpcs_per_op\":%.3f,\"client_sleeps_per_1000_rpcs\":%.2f,"
+                "\"client_wakeups_per_1000_rpcs\":%.2f",
+                static_cast<unsigned long long>(rpcs), per_op(rpcs), per_1000_rpcs(sleeps), per_1000_rpcs(wakeups));
+  }
 };
 
 PhaseTotals reduce_totals(const PhaseTotals& mine) {
   PhaseTotals all;
-  uint64_t in[5] = {mine.bytes, mine.ops, mine.errors, mine.failed, mine.entries};
-  uint64_t out[5] = {0, 0, 0, 0, 0};
-  MPI_Allreduce(in, out, 5, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+  uint64_t in[8] = {mine.bytes, mine.ops, mine.errors, mine.failed, mine.entries, mine.rpcs, mine.sleeps, mine.wakeups};
+  uint64_t out[8] = {};
+  MPI_Allreduce(in, out, 8, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
   all.bytes = out[0];
   all.ops = out[1];
   all.errors = out[2];
   all.failed = out[3];
   all.entries = out[4];
+  all.rpcs = out[5];
+  all.sleeps = out[6];
+  all.wakeups = out[7];
   MPI_Allreduce(&mine.seconds, &all.seconds, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   return all;
 }
@@ -412,6 +458,7 @@ PhaseTotals io_write(const IoPlan& p, IoBuffer& buf, ErrorLog& log) {
   PhaseTotals t;
   const std::string path = p.path(p.rank);
   MPI_Barrier(MPI_COMM_WORLD);
+  t.begin_counting();
   const uint64_t t0 = benchfs::now_ns();
   int fd = -1;
   // Shared file: rank 0 creates it, the others open it once it exists.
@@ -454,6 +501,7 @@ PhaseTotals io_write(const IoPlan& p, IoBuffer& buf, ErrorLog& log) {
       ++t.failed;
     }
   }
+  t.end_counting();
   MPI_Barrier(MPI_COMM_WORLD);
   t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
   t.errors += t.failed;
@@ -465,6 +513,7 @@ PhaseTotals io_read(const IoPlan& p, int owner, IoBuffer& buf, std::vector<unsig
   PhaseTotals t;
   const std::string path = p.path(owner);
   MPI_Barrier(MPI_COMM_WORLD);
+  t.begin_counting();
   const uint64_t t0 = benchfs::now_ns();
   const int fd = benchfs_open(path.c_str(), O_RDONLY, 0);
   if (fd < 0) {
@@ -504,6 +553,7 @@ PhaseTotals io_read(const IoPlan& p, int owner, IoBuffer& buf, std::vector<unsig
       ++t.failed;
     }
   }
+  t.end_counting();
   MPI_Barrier(MPI_COMM_WORLD);
   t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
   t.errors += t.failed;
@@ -518,11 +568,13 @@ void print_io_result(const IoArgs& a, const IoPlan& p, const char* phase, const 
         "{\"op\":\"io\",\"phase\":\"%s\",\"mode\":\"%s\",\"ranks\":%d,\"transfer\":%llu,\"block\":%llu,"
         "\"segments\":%llu,\"bytes\":%llu,\"ops\":%llu,\"seconds\":%.6f,\"mib_per_s\":%.3f,\"ops_per_s\":%."
         "1f,"
-        "\"errors\":%llu}\n",
+        "\"errors\":%llu",
         phase, p.fpp ? "fpp" : "shared", p.nranks, static_cast<unsigned long long>(p.xfer),
         static_cast<unsigned long long>(p.block), static_cast<unsigned long long>(p.segments),
         static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.ops), t.seconds, mib, ops,
         static_cast<unsigned long long>(t.errors));
+    t.print_client_json();
+    std::printf("}\n");
   } else {
     std::printf("%-8s %12.2f %12.1f %12.6f %10llu %8llu\n", phase, mib, ops, t.seconds,
                 static_cast<unsigned long long>(t.ops), static_cast<unsigned long long>(t.errors));
@@ -635,7 +687,16 @@ struct MdArgs {
   bool shared_only = false;
   bool private_only = false;
   bool json = false;
+  uint64_t gap_ns = 0;  ///< --gap-us: the application's own time between two operations
 };
+
+/// Busy-waits `ns` (an application computing between calls, as mdtest
+/// does between its calls: path formatting, timers, its own bookkeeping).
+void spin_for(uint64_t ns) {
+  const uint64_t end = benchfs::now_ns() + ns;
+  while (benchfs::now_ns() < end) {
+  }
+}
 
 int count_entry(void* arg, const char*, unsigned char) {
   ++*static_cast<uint64_t*>(arg);
@@ -652,10 +713,12 @@ void print_md_result(const MdArgs& a, int nranks, uint64_t bytes, const char* ph
         static_cast<unsigned long long>(t.ops), t.seconds, ops, static_cast<unsigned long long>(t.errors));
     if (std::strcmp(phase, "readdir") == 0)
       std::printf(",\"entries\":%llu", static_cast<unsigned long long>(t.entries));
+    t.print_client_json();
     std::printf("}\n");
   } else {
-    std::printf("%-8s %12llu %12.6f %12.1f %8llu\n", phase, static_cast<unsigned long long>(t.ops), t.seconds,
-                ops, static_cast<unsigned long long>(t.errors));
+    std::printf("%-8s %12llu %12.6f %12.1f %8llu %8.2f %8.1f\n", phase, static_cast<unsigned long long>(t.ops),
+                t.seconds, ops, static_cast<unsigned long long>(t.errors), t.per_op(t.rpcs),
+                t.per_1000_rpcs(t.sleeps));
   }
   std::fflush(stdout);
 }
@@ -708,7 +771,8 @@ int run_md(const MdArgs& a, int rank, int nranks) {
                 use_private ? join_path(base, "md.<rank>").c_str() : "",
                 use_private && use_shared ? " and " : "", use_shared ? shared_dir.c_str() : "",
                 benchfs::format_size(nbytes).c_str());
-    std::printf("%-8s %12s %12s %12s %8s\n", "phase", "ops", "seconds", "ops/s", "errors");
+    std::printf("%-8s %12s %12s %12s %8s %8s %8s\n", "phase", "ops", "seconds", "ops/s", "errors", "rpcs/op",
+                "sleep/1k");
   }
   std::vector<unsigned char> data(nbytes), back(nbytes);
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 17 + rank * 5 + 3);
@@ -718,11 +782,14 @@ int run_md(const MdArgs& a, int rank, int nranks) {
   auto phase = [&](const char* name, auto&& op) {
     PhaseTotals t;
     MPI_Barrier(MPI_COMM_WORLD);
+    t.begin_counting();
     const uint64_t t0 = benchfs::now_ns();
     for (const std::string& f : files) {
       ++t.ops;
       if (!op(f, t)) ++t.errors;
+      if (a.gap_ns != 0) spin_for(a.gap_ns);
     }
+    t.end_counting();
     MPI_Barrier(MPI_COMM_WORLD);
     t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
     const PhaseTotals all = reduce_totals(t);
@@ -881,6 +948,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   p->add_option("--poll", ping.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  p->add_option("--connect", g_connect, "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+      ->check(CLI::IsMember({"persistent", "reply_ep"}));
   p->add_flag("--json", ping.json, "One JSON object per result line");
 
   IoArgs io;
@@ -907,6 +976,8 @@ int main(int argc, char** argv) {
   i->add_option("--dir", io.dir, "Directory of the test files (created if missing)")->capture_default_str();
   i->add_option("--poll", io.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  i->add_option("--connect", g_connect, "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+      ->check(CLI::IsMember({"persistent", "reply_ep"}));
   i->add_flag("--json", io.json, "One JSON object per phase");
 
   MdArgs md;
@@ -924,7 +995,14 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   m->add_option("--poll", md.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  m->add_option("--connect", g_connect, "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+      ->check(CLI::IsMember({"persistent", "reply_ep"}));
   m->add_flag("--json", md.json, "One JSON object per phase");
+  m->add_option_function<double>(
+        "--gap-us", [&md](double us) { md.gap_ns = static_cast<uint64_t>(us * 1000.0); },
+        "Microseconds of the rank's own work between two operations (busy; upstream mdtest spends a few "
+        "between its calls)")
+      ->check(CLI::Range(0.0, 1e6));
 
   std::string shut_registry = ping.registry;
   auto* s = app.add_subcommand("shutdown", "Ask every server of the registry to shut down");

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -51,6 +53,12 @@ int benchfs_init(const benchfs_config* cfg) {
       return 0;
     }
     (void)benchfs::init_logging("benchfs");
+    // Settings from the environment that do not parse are errors, not defaults.
+    if (const char* v = std::getenv("BENCHFS_POLL"); v != nullptr)
+      if (auto m = benchfs::net::parse_poll_mode(v); !m) return fail(Status(EINVAL, "BENCHFS_POLL: " + m.status().message()));
+    if (const char* v = std::getenv("BENCHFS_CONNECT"); v != nullptr)
+      if (auto m = benchfs::client::parse_connect_mode(v); !m)
+        return fail(Status(EINVAL, "BENCHFS_CONNECT: " + m.status().message()));
     auto opts = benchfs::client::options_from_env();
     if (cfg != nullptr) {
       if (cfg->registry != nullptr && *cfg->registry != '\0') opts.registry = cfg->registry;
@@ -65,6 +73,11 @@ int benchfs_init(const benchfs_config* cfg) {
         auto m = benchfs::net::parse_poll_mode(cfg->poll);
         if (!m) return fail(m.status());
         opts.poll = *m;
+      }
+      if (cfg->connect != nullptr) {
+        auto m = benchfs::client::parse_connect_mode(cfg->connect);
+        if (!m) return fail(m.status());
+        opts.connect = *m;
       }
     }
     auto client = Client::create(opts);
@@ -82,6 +95,20 @@ int benchfs_finalize(void) {
     std::lock_guard lock(p.mu);
     if (p.refs == 0) return fail(EINVAL, "benchfs_finalize without benchfs_init");
     if (--p.refs == 0) {
+      if (const char* v = std::getenv("BENCHFS_CLIENT_STATS"); v != nullptr && *v != '\0' && *v != '0') {
+        // One line per process on stderr, for runs of tools that cannot ask
+        // (IOR, mdtest): how often the client slept waiting for replies.
+        const benchfs::client::ClientStats s = p.owned->client().stats();
+        std::fprintf(stderr,
+                     "benchfs client %s: {\"rpcs\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,\"preempted_spins\":%llu,"
+                     "\"congested_sleeps\":%llu,\"connects\":%llu,\"reconnects\":%llu,\"retries\":%llu,\"timeouts\":%llu}\n",
+                     p.owned->client().client_id().c_str(), static_cast<unsigned long long>(s.rpcs),
+                     static_cast<unsigned long long>(s.sleeps), static_cast<unsigned long long>(s.wakeups),
+                     static_cast<unsigned long long>(s.preempted_spins),
+                     static_cast<unsigned long long>(s.congested_sleeps), static_cast<unsigned long long>(s.connects),
+                     static_cast<unsigned long long>(s.reconnects), static_cast<unsigned long long>(s.retries),
+                     static_cast<unsigned long long>(s.timeouts));
+      }
       p.fs.store(nullptr);
       while (p.users.load() != 0) std::this_thread::yield();
       p.owned.reset();

@@ -27,6 +27,8 @@ constexpr uint64_t kRetireBoundNs = 1000 * kMs;
 constexpr int kMaxSleepMs = 50;
 // Adaptive: the most a wait for a connection to come up spins before sleeping.
 constexpr uint64_t kConnectSpinNs = 20'000;
+// Adaptive: the shortest spin budget of a reply wait.
+constexpr uint64_t kMinSpinNs = 20'000;
 
 std::atomic<uint64_t> g_instances{0};
 
@@ -83,6 +85,16 @@ struct Client::Conn {
   std::shared_ptr<Pending> reg;  ///< registration in flight
 };
 
+Result<ConnectMode> parse_connect_mode(std::string_view text) {
+  if (text == "persistent") return ConnectMode::kPersistent;
+  if (text == "reply_ep") return ConnectMode::kReplyEp;
+  return Status(EINVAL, "connection mode must be persistent or reply_ep, not '" + std::string(text) + "'");
+}
+
+std::string_view connect_mode_name(ConnectMode mode) {
+  return mode == ConnectMode::kReplyEp ? "reply_ep" : "persistent";
+}
+
 ClientOptions options_from_env() {
   ClientOptions o;
   if (const char* v = std::getenv("BENCHFS_REGISTRY")) o.registry = v;
@@ -95,10 +107,13 @@ ClientOptions options_from_env() {
     if (auto n = parse_u64(v)) o.spin_ns = *n * 1000;
   if (const char* v = std::getenv("BENCHFS_IO_WINDOW"))
     if (auto n = parse_u64(v); n && *n > 0 && *n <= 1024) o.io_window = *n;
+  if (const char* v = std::getenv("BENCHFS_CONNECT"))
+    if (auto m = parse_connect_mode(v)) o.connect = *m;
   return o;
 }
 
-Client::Client(const ClientOptions& opts) : opts_(opts), spin_budget_(opts.spin_ns, opts.spin_ns) {
+Client::Client(const ClientOptions& opts)
+    : opts_(opts), policy_(opts.poll, kMinSpinNs, opts.spin_ns, opts.spin_ns, &pressure_) {
   if (opts_.client_id.empty()) opts_.client_id = default_client_id();
 }
 
@@ -127,6 +142,15 @@ Status Client::init() {
     if (!a)
       return Status(a.status().err(), "server node_" + std::to_string(s.node) + ": " + a.status().message());
     addrs_.push_back(*a);
+  }
+  if (opts_.connect == ConnectMode::kReplyEp) {
+    for (const auto& s : list_.servers) {
+      auto w = registry::read_worker_addresses(opts_.registry, s.node);
+      if (!w)
+        return Status(w.status().err(), "reply_ep mode: server node_" + std::to_string(s.node) +
+                                            " published no worker addresses: " + w.status().message());
+      worker_addrs_.push_back(std::move(*w));
+    }
   }
   try {
     ctx_ = std::make_unique<net::Context>();
@@ -204,6 +228,29 @@ void Client::start_connect(Conn& c) {
   c.thread = -1;
   auto reg = std::make_shared<Pending>();
   c.reg = reg;
+  if (opts_.connect == ConnectMode::kReplyEp) {
+    // Straight to one progress thread's worker (spread over the threads by
+    // client id), nothing to register: usable at once.
+    const auto& workers = worker_addrs_[c.index];
+    const size_t thread = (std::hash<std::string>{}(opts_.client_id) + c.index) % workers.size();
+    auto ep = net::Endpoint::connect_to_worker(*worker_, workers[thread], &Client::ep_error_cb, &c);
+    if (!ep) {
+      reg->done = true;
+      reg->err = ep.status().err();
+      reg->err_msg = ep.status().message();
+      c.state = Conn::State::kDown;
+      return;
+    }
+    c.ep = std::move(*ep);
+    if (c.ever_connected) ++stats_.reconnects;
+    ++stats_.connects;
+    c.session = wire::reply_ep_session(secret_);
+    c.thread = static_cast<int>(thread);
+    c.state = Conn::State::kUp;
+    c.ever_connected = true;
+    c.reg.reset();
+    return;
+  }
   auto ep = net::Endpoint::connect(*worker_, addrs_[c.index], &Client::ep_error_cb, &c);
   if (!ep) {
     reg->done = true;
@@ -242,6 +289,7 @@ Status Client::ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uin
     sleep_on_worker(lock, 1);
   }
   if (c.state == Conn::State::kDown) start_connect(c);
+  if (c.state == Conn::State::kUp) return Status();  // reply_ep mode: nothing to wait for
   std::shared_ptr<Pending> reg = c.reg;
   const std::string where =
       "server node_" + std::to_string(c.index) + " (" + addrs_[c.index].to_string() + ")";
@@ -399,12 +447,13 @@ void Client::close_later(net::Endpoint& ep) {
   if (r != nullptr) closing_.push_back(r);
 }
 
-bool Client::sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms) {
+bool Client::sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms, bool* woken) {
   if (!worker_->arm()) return false;  // events pending: progress again
   ++sleepers_;
   lock.unlock();
   pollfd pfd{worker_->event_fd(), POLLIN, 0};
-  ::poll(&pfd, 1, max_ms);
+  const int n = ::poll(&pfd, 1, max_ms);
+  if (woken != nullptr) *woken = n > 0;
   lock.lock();
   --sleepers_;
   return true;
@@ -496,29 +545,21 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
       idle_since = now;
       idle_rounds = 0;
     }
-    bool spin = opts_.poll == net::PollMode::kBusy;
-    if (opts_.poll == net::PollMode::kAdaptive &&
-        now - idle_since < std::min(spin_budget_.ns(), max_spin_ns) && !pressure_.congested(now)) {
-      // A reply is due: spin for it, unless somebody else needs this core
-      // (an involuntary switch while spinning), which halves the budget.
-      spin = true;
-      if (++idle_rounds % kRoundsPerPreemptCheck == 0 &&
-          spin_budget_.check_preempted(idle_rounds == kRoundsPerPreemptCheck)) {
-        spin = false;
-        ++stats_.preempted_spins;
-      }
-    }
-    if (spin) {
+    // A reply is due: spin for it (SpinPolicy: within the budget, unless
+    // the CPUs are oversubscribed or somebody else keeps needing this core).
+    if (policy_.keep_spinning(idle_since, now, ++idle_rounds % kRoundsPerPreemptCheck == 0, max_spin_ns)) {
       // Let other threads of this process in between rounds.
       lock.unlock();
       lock.lock();
       continue;
     }
-    ++stats_.sleeps;
-    if (sleep_on_worker(lock,
-                        static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs))))
+    bool woken = false;
+    if (sleep_on_worker(lock, static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs)),
+                        &woken)) {
+      policy_.sleeping();
+      policy_.slept(now_ns() - now, woken);
       idle_since = 0;
-    spin_budget_.after_sleep();
+    }
   }
 }
 
@@ -777,7 +818,13 @@ Status Client::shutdown_server(uint32_t server) {
 
 ClientStats Client::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return stats_;
+  ClientStats s = stats_;
+  const net::IdleStats& p = policy_.stats();
+  s.sleeps = p.sleeps;
+  s.wakeups = p.wakeups;
+  s.preempted_spins = p.preempted_spins;
+  s.congested_sleeps = p.congested_sleeps;
+  return s;
 }
 
 // --------------------------------------------------------- UCX callbacks

@@ -541,9 +541,48 @@ Status FileSystem::unlink(std::string_view path) {
   wire::Request req;
   req.op = wire::Op::kUnlink;
   req.path = path;
-  auto r = meta_call(owner(path), req, nullptr, 0, /*idempotent=*/false);
+  // Not open here (by this name): the metadata owner drops the chunks it
+  // holds with the entry, and only servers the file's size reaches beyond
+  // it are asked to drop theirs: a small file costs one RPC. Open here: its
+  // data stays until the last descriptor closes (release_data), as in POSIX.
+  const bool open_here = open_by_path(path);
+  if (!open_here) req.flags = wire::kFlagUnlinkData;
+  const uint32_t meta_owner = owner(path);
+  auto r = meta_call(meta_owner, req, nullptr, 0, /*idempotent=*/false);
   if (!r) return refine_enoent(path, r.status());
-  return release_data(r->attr.ino);
+  if (open_here) return release_data(r->attr.ino);
+  return remove_chunks_beyond(r->attr.ino, r->attr.size, meta_owner);
+}
+
+bool FileSystem::open_by_path(std::string_view path) const {
+  std::shared_lock lock(fds_mu_);
+  for (const auto& f : fds_)
+    if (f && f->path == path) return true;
+  return false;
+}
+
+Status FileSystem::remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t done) {
+  // Servers holding chunks 0 .. ceil(size / chunk) - 1, except `done`.
+  const uint64_t chunk = client_->chunk_size();
+  const uint64_t chunks = chunk == 0 ? 0 : size / chunk + (size % chunk != 0 ? 1 : 0);
+  std::vector<Call> calls;
+  for (uint64_t k = 0; k < std::min<uint64_t>(chunks, servers_); ++k) {
+    const uint32_t s = storage::chunk_holder(ino, k, servers_);
+    if (s == done) continue;
+    Call c;
+    c.server = s;
+    c.req.op = wire::Op::kRemoveChunks;
+    c.req.ino = ino;
+    c.req.length = 0;
+    calls.push_back(std::move(c));
+  }
+  if (calls.empty()) return Status();
+  client_->call_all(calls.data(), calls.size());
+  for (const Call& c : calls) {
+    if (!c.status) return c.status;
+    if (auto st = reply_status(c.reply, "remove_chunks"); !st) return st;
+  }
+  return Status();
 }
 
 void FileSystem::clamp_written(uint64_t ino, uint64_t size) {

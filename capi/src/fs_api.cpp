@@ -292,6 +292,22 @@ long long benchfs_chunk_size(void) {
   return static_cast<long long>(use.client()->chunk_size());
 }
 
+int benchfs_get_client_stats(benchfs_client_stats* out) {
+  Use use;
+  if (use.get() == nullptr) return not_initialized();
+  if (out == nullptr) return fail(EINVAL, "benchfs_get_client_stats: NULL");
+  const benchfs::client::ClientStats s = use.client()->stats();
+  out->rpcs = s.rpcs;
+  out->sleeps = s.sleeps;
+  out->wakeups = s.wakeups;
+  out->preempted_spins = s.preempted_spins;
+  out->connects = s.connects;
+  out->reconnects = s.reconnects;
+  out->retries = s.retries;
+  out->timeouts = s.timeouts;
+  return 0;
+}
+
 // ------------------------------------------------------ in-process server
 
 void benchfs_server_config_init(benchfs_server_config* cfg) {

@@ -263,9 +263,12 @@ ucs_status_t handle_fs_request(RequestHost& t, OpCtx* ctx, const wire::Request& 
     case wire::Op::kStat:
       reply_attr(t, ctx, meta.lookup(req.path));
       break;
-    case wire::Op::kUnlink:
-      reply_attr(t, ctx, meta.unlink(req.path));
+    case wire::Op::kUnlink: {
+      auto r = meta.unlink(req.path);
+      if (r && (req.flags & wire::kFlagUnlinkData) != 0) (void)t.chunks().remove(r->ino, 0);
+      reply_attr(t, ctx, std::move(r));
       break;
+    }
     case wire::Op::kMkdir:
       reply_status(t, ctx, meta.mkdir(req.path, req.mode & 07777));
       break;

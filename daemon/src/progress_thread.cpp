@@ -22,10 +22,15 @@ ProgressThread::ProgressThread(ServerImpl& server, uint32_t index, const net::Co
                   ServerFacts{server.node(), server.server_count(), server.chunk_size(), server.capacity()}),
       server_(server),
       index_(index),
+      reply_ep_session_(wire::reply_ep_session(server.secret())),
       worker_(ctx, mode, "benchfs-progress-" + std::to_string(index)),
       poll_(poll),
       inbox_(kInboxCapacity) {
   worker_.set_am_handler(wire::kAmRequest, &ProgressThread::am_request_cb, this);
+  reply_ep_conn_.id = kReplyEpConnId;
+  reply_ep_conn_.peer = "a worker-address endpoint";
+  reply_ep_conn_.client_id = "reply_ep client";
+  reply_ep_conn_.session = reply_ep_session_;
 }
 
 ProgressThread::~ProgressThread() {
@@ -73,6 +78,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
         work > 0, [this] { return inbox_.size_approx() > 0 || !failed_.empty(); }, stop_ ? 10 : kMaxSleepMs);
   }
   stats_.idle_sleeps = idler.stats().sleeps;
+  stats_.idle_wakeups = idler.stats().wakeups;
   stats_.preempted_spins = idler.stats().preempted_spins;
   stats_.congested_sleeps = idler.stats().congested_sleeps;
   teardown();
@@ -309,6 +315,10 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
     return UCS_OK;
   }
   Conn* conn = find_conn(ep);
+  if (conn == nullptr && req && req->session == reply_ep_session_ && req->op != wire::Op::kRegisterClient) {
+    conn = &reply_ep_conn_;
+    ++stats_.reply_ep_requests;
+  }
   if (conn == nullptr) {
     // A connection we dropped (evicted) whose endpoint is not closed yet:
     // the client sent this before our notification reached it. Say so at
@@ -351,7 +361,7 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
     // Recency for the LRU, at most once per interval per connection: the
     // registry's shard lock stays off the per-request path.
     const uint64_t now = coarse_ns();
-    if (now - conn->last_touch_ns >= kTouchIntervalNs) {
+    if (conn != &reply_ep_conn_ && now - conn->last_touch_ns >= kTouchIntervalNs) {
       if (!server_.clients().touch(conn->client_id, conn->session)) {
         // Evicted or replaced; the close is on its way.
         reply_error(ctx, ENOTCONN);
@@ -399,6 +409,7 @@ bool ProgressThread::receive_done(OpCtx* ctx, ucs_status_t status) {
 }
 
 Conn* ProgressThread::conn_of(const OpCtx* ctx) {
+  if (ctx->conn_id == kReplyEpConnId) return &reply_ep_conn_;
   Conn* c = find_conn(ctx->ep);
   return (c != nullptr && c->id == ctx->conn_id) ? c : nullptr;
 }

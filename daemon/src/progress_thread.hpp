@@ -111,6 +111,14 @@ class ProgressThread final : public RequestHost {
 
   ServerImpl& server_;
   const uint32_t index_;
+  /// Clients of the reply_ep connection mode have no connection of ours:
+  /// they reach this worker by its address and present reply_ep_session_
+  /// (derived from the job secret) instead of a registered session. Their
+  /// requests share this one Conn (id kReplyEpConnId) and are answered on
+  /// the reply endpoint UCX hands the AM callback.
+  static constexpr uint64_t kReplyEpConnId = UINT64_MAX;
+  const uint64_t reply_ep_session_;
+  Conn reply_ep_conn_;
   net::Worker worker_;  // declared before everything holding endpoints
   net::PollConfig poll_;
   Inbox<Command> inbox_;

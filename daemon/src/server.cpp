@@ -128,6 +128,12 @@ void ServerImpl::start() {
   for (unsigned i = 0; i < opts_.threads; ++i)
     threads_.push_back(std::make_unique<ProgressThread>(*this, i, *ctx_, mode, poll));
   for (auto& t : threads_) producers_.push_back(t->make_producer());
+  // For clients of the reply_ep connection mode, which connect to a worker
+  // by its address: published before the list has us, so it is there when
+  // the registry is ready.
+  std::vector<std::string> worker_addresses;
+  for (auto& t : threads_) worker_addresses.push_back(t->worker().address());
+  throw_if_error(registry::publish_worker_addresses(opts_.registry, boot_.rank, worker_addresses));
   for (unsigned i = 0; i < opts_.threads; ++i)
     threads_[i]->start(opts_.pin ? &thread_cores_[i] : nullptr, opts_.pin ? topo_.get() : nullptr);
   accept_thread_ = std::thread([this] { accept_loop(); });
@@ -345,10 +351,26 @@ nlohmann::json ServerImpl::stats_json() const {
                     {"writes_eager", totals_.writes_eager},
                     {"bytes_copied", totals_.bytes_copied},
                     {"reads_zero_copy", totals_.reads_zero_copy}};
+  {
+    uint64_t requests = 0;
+    for (const auto& o : totals_.ops) requests += o.count;
+    auto per_1000 = [requests](uint64_t n) {
+      return requests == 0 ? 0.0 : static_cast<double>(n) * 1000.0 / static_cast<double>(requests);
+    };
+    j["polling"] = {{"mode", std::string(net::poll_mode_name(opts_.poll))},
+                    {"requests", requests},
+                    {"sleeps", totals_.idle_sleeps},
+                    {"wakeups", totals_.idle_wakeups},
+                    {"sleeps_per_1000_requests", per_1000(totals_.idle_sleeps)},
+                    {"wakeups_per_1000_requests", per_1000(totals_.idle_wakeups)},
+                    {"preempted_spins", totals_.preempted_spins},
+                    {"congested_sleeps", totals_.congested_sleeps}};
+  }
   j["decode_errors"] = totals_.decode_errors;
   j["unauthorized"] = totals_.unauthorized;
   j["auth_failures"] = totals_.auth_failures;
   j["no_reply_ep"] = totals_.no_reply_ep;
+  j["reply_ep_requests"] = totals_.reply_ep_requests;
   j["after_close"] = totals_.after_close;
   j["send_errors"] = totals_.send_errors;
   nlohmann::json per_thread = nlohmann::json::array();
@@ -364,6 +386,7 @@ nlohmann::json ServerImpl::stats_json() const {
                           {"endpoint_errors", s.ep_errors},
                           {"notifications", s.notifications},
                           {"idle_sleeps", s.idle_sleeps},
+                          {"idle_wakeups", s.idle_wakeups},
                           {"preempted_spins", s.preempted_spins},
                           {"congested_sleeps", s.congested_sleeps},
                           {"requests", [&s] {

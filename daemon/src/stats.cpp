@@ -21,6 +21,8 @@ void ThreadStats::merge(const ThreadStats& o) {
   send_errors += o.send_errors;
   rejected_handoffs += o.rejected_handoffs;
   idle_sleeps += o.idle_sleeps;
+  idle_wakeups += o.idle_wakeups;
+  reply_ep_requests += o.reply_ep_requests;
   writes_rndv += o.writes_rndv;
   writes_eager += o.writes_eager;
   bytes_copied += o.bytes_copied;

@@ -44,7 +44,9 @@ struct ThreadStats {
   uint64_t writes_eager = 0;       ///< WRITE_CHUNK with eager data (copied from UCX's buffer)
   uint64_t bytes_copied = 0;       ///< payload bytes memcpy'd by the server (eager writes only)
   uint64_t reads_zero_copy = 0;    ///< READ_CHUNK replies sent from the chunk buffer
+  uint64_t reply_ep_requests = 0;  ///< requests of reply_ep-mode clients (answered on UCX's reply endpoint)
   uint64_t idle_sleeps = 0;
+  uint64_t idle_wakeups = 0;  ///< sleeps ended by an event (not by their timeout)
   uint64_t preempted_spins = 0;
   uint64_t congested_sleeps = 0;
 

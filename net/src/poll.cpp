@@ -103,28 +103,74 @@ bool CpuPressure::congested(uint64_t now_ns) {
   return congested_.load(std::memory_order_relaxed);
 }
 
-// -------------------------------------------------------------- SpinBudget
+// -------------------------------------------------------------- SpinPolicy
 
-bool SpinBudget::check_preempted(bool first) {
-  const uint64_t ivcsw = thread_involuntary_switches();
-  if (first) {
-    ivcsw_at_start_ = ivcsw;
+SpinPolicy::SpinPolicy(PollMode mode, uint64_t min_ns, uint64_t max_ns, uint64_t start_ns, CpuPressure* pressure)
+    : mode_(mode),
+      min_ns_(std::min(min_ns, max_ns)),
+      max_ns_(max_ns),
+      ns_(std::clamp(start_ns, std::min(min_ns, max_ns), max_ns)),
+      pressure_(pressure) {}
+
+bool SpinPolicy::keep_spinning(uint64_t since, uint64_t now, bool check_preempt, uint64_t cap_ns) {
+  if (mode_ == PollMode::kBusy) return true;
+  if (mode_ == PollMode::kBlocking) return false;
+  if (now - since >= std::min(ns_, cap_ns)) return false;
+  if (pressure_ != nullptr && pressure_->congested(now)) {
+    ++stats_.congested_sleeps;
     return false;
   }
-  if (ivcsw == ivcsw_at_start_) return false;
-  // Someone else needed this core while we spun: spin less from now on.
-  ns_ /= 2;
-  return true;
+  if (!check_preempt) return true;
+  const uint64_t ivcsw = thread_involuntary_switches();
+  if (!have_baseline_) {
+    have_baseline_ = true;
+    ivcsw_at_start_ = ivcsw;
+    return true;
+  }
+  if (ivcsw == ivcsw_at_start_) return true;
+  ivcsw_at_start_ = ivcsw;
+  // Somebody else needed this core while we spun. Once is chance; again
+  // within the window, and the core is wanted: spin less from now on.
+  const bool again = last_preempt_ns_ != 0 && now - last_preempt_ns_ < kPreemptWindowNs;
+  last_preempt_ns_ = now;
+  if (!again) return true;
+  ns_ = std::max(min_ns_, ns_ / 2);
+  ++stats_.preempted_spins;
+  return false;
 }
 
-void SpinBudget::after_sleep() {
-  if (ns_ < max_ns_) ns_ = std::min(max_ns_, ns_ + std::max<uint64_t>(max_ns_ / 32, 500));
+void SpinPolicy::sleeping() {
+  ++stats_.sleeps;
+  have_baseline_ = false;
+}
+
+void SpinPolicy::slept(uint64_t slept_ns, bool woken) {
+  if (woken) ++stats_.wakeups;
+  if (mode_ != PollMode::kAdaptive) return;
+  if (woken && slept_ns < max_ns_) {
+    // Work came a little after the budget ran out: a longer spin would have
+    // caught it without the sleep and its wake-up.
+    if (ns_ < max_ns_) {
+      ns_ = std::min(max_ns_, std::max(ns_ * 2, slept_ns * 2));
+      ++stats_.budget_raises;
+    }
+  } else if (ns_ > min_ns_) {
+    // A long gap (an idle phase): spinning through it was wasted.
+    ns_ = std::max(min_ns_, ns_ - ns_ / 4);
+  }
 }
 
 // ------------------------------------------------------------------- Idler
 
+namespace {
+// Adaptive: the shortest budget a progress loop keeps (a few request gaps).
+constexpr uint64_t kMinSpinNs = 20'000;
+}  // namespace
+
 Idler::Idler(Worker& worker, PollConfig cfg)
-    : worker_(worker), cfg_(cfg), budget_(cfg.spin_ns, cfg.oversubscribed ? cfg.spin_ns / 16 : cfg.spin_ns) {}
+    : worker_(worker),
+      policy_(cfg.mode, kMinSpinNs, cfg.spin_ns, cfg.oversubscribed ? cfg.spin_ns / 16 : cfg.spin_ns,
+              cfg.pressure) {}
 
 bool Idler::keep_spinning() {
   // Idle passes between clock reads (a read costs about as much as a pass),
@@ -132,37 +178,20 @@ bool Idler::keep_spinning() {
   constexpr uint32_t kClockEvery = 16;
   constexpr uint32_t kPreemptCheckEvery = 256;
   if (idle_since_ == 0) {
-    const uint64_t now = now_ns();
-    if (cfg_.pressure != nullptr && cfg_.pressure->congested(now)) {
-      ++stats_.congested_sleeps;
-      return false;
-    }
-    idle_since_ = now;
+    idle_since_ = now_ns();
     idle_passes_ = 0;
-    return budget_.ns() > 0;
+    return policy_.keep_spinning(idle_since_, idle_since_, false);
   }
   if (++idle_passes_ % kClockEvery != 0) return true;
-  const uint64_t now = now_ns();
-  if (now - idle_since_ >= budget_.ns()) return false;
-  if (cfg_.pressure != nullptr && cfg_.pressure->congested(now)) {
-    ++stats_.congested_sleeps;
-    return false;
-  }
-  // Only long idle spells pay for getrusage: the first check takes the
-  // baseline, later ones compare with it.
-  if (idle_passes_ % kPreemptCheckEvery == 0 && budget_.check_preempted(idle_passes_ == kPreemptCheckEvery)) {
-    ++stats_.preempted_spins;
-    return false;
-  }
-  return true;
+  return policy_.keep_spinning(idle_since_, now_ns(), idle_passes_ % kPreemptCheckEvery == 0);
 }
 
 void Idler::sleep(int max_sleep_ms) {
-  ++stats_.sleeps;
+  policy_.sleeping();
   pollfd p{worker_.event_fd(), POLLIN, 0};
-  (void)::poll(&p, 1, max_sleep_ms);
-  // Recover the spin budget slowly after each sleep that preemption did not cut short.
-  if (cfg_.mode == PollMode::kAdaptive) budget_.after_sleep();
+  const uint64_t t0 = now_ns();
+  const bool woken = ::poll(&p, 1, max_sleep_ms) > 0;
+  policy_.slept(now_ns() - t0, woken);
 }
 
 }  // namespace benchfs::net

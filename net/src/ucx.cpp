@@ -159,6 +159,16 @@ void Worker::set_am_handler(unsigned id, ucp_am_recv_callback_t cb, void* arg, u
   if (s != UCS_OK) throw Error(ucs_to_status(s, "ucp_worker_set_am_recv_handler"));
 }
 
+std::string Worker::address() const {
+  ucp_address_t* addr = nullptr;
+  size_t len = 0;
+  ucs_status_t s = ucp_worker_get_address(w_, &addr, &len);
+  if (s != UCS_OK) throw Error(ucs_to_status(s, "ucp_worker_get_address"));
+  std::string out(reinterpret_cast<const char*>(addr), len);
+  ucp_worker_release_address(w_, addr);
+  return out;
+}
+
 // -------------------------------------------------------------- ConnRequest
 
 ConnRequest::~ConnRequest() { reject(); }
@@ -256,6 +266,22 @@ Result<Endpoint> Endpoint::connect(Worker& worker, const SockAddr& addr, ucp_err
   ucp_ep_h ep = nullptr;
   ucs_status_t s = ucp_ep_create(worker.get(), &p, &ep);
   if (s != UCS_OK) return ucs_to_status(s, "connect to " + addr.to_string());
+  return Endpoint(ep);
+}
+
+Result<Endpoint> Endpoint::connect_to_worker(Worker& worker, std::string_view address,
+                                             ucp_err_handler_cb_t on_error, void* arg) {
+  if (address.empty()) return Status(EINVAL, "empty worker address");
+  ucp_ep_params_t p{};
+  p.field_mask =
+      UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
+  p.address = reinterpret_cast<const ucp_address_t*>(address.data());
+  p.err_mode = UCP_ERR_HANDLING_MODE_NONE;  // as accept(): keeps the shared-memory lanes
+  p.err_handler.cb = on_error;
+  p.err_handler.arg = arg;
+  ucp_ep_h ep = nullptr;
+  ucs_status_t s = ucp_ep_create(worker.get(), &p, &ep);
+  if (s != UCS_OK) return ucs_to_status(s, "connect to a worker address");
   return Endpoint(ep);
 }
 

@@ -613,11 +613,13 @@ Result<ReadyInfo> parse_ready(std::string_view text, std::string_view source) {
   return info;
 }
 
-Status publish_ready(const std::string& dir, const ReadyInfo& info) {
-  if (Status s = validate_ready(info); !s) return Status(EINVAL, "refusing to publish: " + s.message());
-  const std::string text = format_ready(info);
-  const std::string final_path = join(dir, kReadyFile);
-  std::string tmp = join(dir, std::string(".") + kReadyFile + ".XXXXXX");
+namespace {
+
+/// Writes `text` to <dir>/<name> atomically: temp file (mode 0600) + fsync +
+/// rename + fsync of the directory.
+Status publish_file(const std::string& dir, const std::string& name, std::string_view text) {
+  const std::string final_path = join(dir, name);
+  std::string tmp = join(dir, "." + name + ".XXXXXX");
   Fd fd(::mkostemp(tmp.data(), O_CLOEXEC));
   if (!fd.valid()) return sys_error(errno, "cannot create a temporary file in '" + dir + "'");
 
@@ -636,6 +638,80 @@ Status publish_ready(const std::string& dir, const ReadyInfo& info) {
     return s;
   }
   return fsync_dir(dir);
+}
+
+std::string workers_file(uint32_t node) { return kWorkersFilePrefix + std::to_string(node); }
+
+int hex_value(char c) {
+  if (is_digit(c)) return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Status publish_ready(const std::string& dir, const ReadyInfo& info) {
+  if (Status s = validate_ready(info); !s) return Status(EINVAL, "refusing to publish: " + s.message());
+  return publish_file(dir, kReadyFile, format_ready(info));
+}
+
+Status publish_worker_addresses(const std::string& dir, uint32_t node, const std::vector<std::string>& addresses) {
+  if (addresses.empty()) return Status(EINVAL, "no worker addresses to publish");
+  if (node >= kMaxNodes) return Status(EINVAL, "node " + std::to_string(node) + " out of range");
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text = "# BenchFS worker addresses of node_" + std::to_string(node) + " (thread <i> <hex>)\n";
+  for (size_t i = 0; i < addresses.size(); ++i) {
+    if (addresses[i].empty()) return Status(EINVAL, "empty worker address for thread " + std::to_string(i));
+    text += "thread " + std::to_string(i) + " ";
+    for (char c : addresses[i]) {
+      const auto b = static_cast<unsigned char>(c);
+      text += kDigits[b >> 4];
+      text += kDigits[b & 15];
+    }
+    text += '\n';
+  }
+  return publish_file(dir, workers_file(node), text);
+}
+
+Result<std::vector<std::string>> parse_worker_addresses(std::string_view text, std::string_view source) {
+  std::vector<std::string> out;
+  LineReader lines(text);
+  std::string_view raw;
+  while (lines.next(raw)) {
+    const size_t lineno = lines.lineno();
+    const std::string_view line = trim(raw);
+    if (line.empty() || line.front() == '#') continue;
+    auto [key, rest] = split_token(line);
+    auto [index, hex] = split_token(rest);
+    uint64_t thread = 0;
+    if (key != "thread" || parse_decimal(index, kMaxNodes, thread) != NumberError::ok)
+      return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": expected 'thread <i> <hex>'");
+    if (thread != out.size())
+      return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": thread " +
+                                std::to_string(thread) + " out of order (expected " + std::to_string(out.size()) +
+                                ")");
+    if (hex.empty() || hex.size() % 2 != 0 || hex.find_first_of(" \t") != std::string_view::npos)
+      return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": bad address");
+    std::string bytes(hex.size() / 2, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) {
+      const int hi = hex_value(hex[2 * i]);
+      const int lo = hex_value(hex[2 * i + 1]);
+      if (hi < 0 || lo < 0)
+        return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": address is not hex");
+      bytes[i] = static_cast<char>(hi * 16 + lo);
+    }
+    out.push_back(std::move(bytes));
+  }
+  if (out.empty()) return Status(EINVAL, std::string(source) + ": no worker addresses");
+  return out;
+}
+
+Result<std::vector<std::string>> read_worker_addresses(const std::string& dir, uint32_t node) {
+  const std::string path = join(dir, workers_file(node));
+  auto text = read_file(path);
+  if (!text) return text.status();
+  return parse_worker_addresses(*text, path);
 }
 
 // ---- readers ---------------------------------------------------------------

@@ -34,7 +34,8 @@ class FsJobTest : public ::testing::Test {
 
   /// Starts the servers of `opts` and connects to every one of them
   /// (call under ASSERT_NO_FATAL_FAILURE).
-  void start_job(const JobOptions& opts, int rpc_timeout_ms) {
+  /// `connect`: the client's connection mode (null: the default).
+  void start_job(const JobOptions& opts, int rpc_timeout_ms, const char* connect = nullptr) {
     job_ = std::make_unique<ServerJob>(dir_.path(), opts);
     const Status st = job_->wait_ready(60000);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
@@ -45,6 +46,7 @@ class FsJobTest : public ::testing::Test {
     cfg.prewarm = 1;
     cfg.rpc_timeout_ms = rpc_timeout_ms;
     cfg.wait_ready_ms = 10000;
+    cfg.connect = connect;
     ASSERT_EQ(benchfs_init(&cfg), 0) << std::strerror(errno) << ": " << benchfs_last_error();
     initialized_ = true;
     ASSERT_EQ(benchfs_server_count(), opts.ranks);

@@ -91,3 +91,33 @@ TEST(Idler, AdaptiveSpinsThenSleeps) {
   }
   EXPECT_LT(ms, 1000.0);
 }
+
+TEST(SpinPolicy, BudgetFollowsTheGaps) {
+  // 20 us .. 2 ms, starting at 100 us; no pressure signal.
+  SpinPolicy p(PollMode::kAdaptive, 20'000, 2'000'000, 100'000, nullptr);
+  EXPECT_TRUE(p.keep_spinning(1000, 1000 + 50'000, false));
+  EXPECT_FALSE(p.keep_spinning(1000, 1000 + 100'000, false));
+  EXPECT_FALSE(p.keep_spinning(1000, 1000 + 50'000, false, 10'000)) << "the cap bounds the spin";
+  // Work came 30 us into a sleep: the gap was a little longer than the
+  // budget, so it doubles.
+  p.sleeping();
+  p.slept(30'000, true);
+  EXPECT_EQ(p.budget_ns(), 200'000u);
+  EXPECT_EQ(p.stats().budget_raises, 1u);
+  EXPECT_EQ(p.stats().wakeups, 1u);
+  for (int i = 0; i < 10; ++i) p.slept(30'000, true);
+  EXPECT_EQ(p.budget_ns(), 2'000'000u) << "capped at the maximum";
+  // Long sleeps (idle phases) shrink it, down to the minimum.
+  for (int i = 0; i < 100; ++i) p.slept(100'000'000, false);
+  EXPECT_EQ(p.budget_ns(), 20'000u);
+  EXPECT_EQ(p.stats().sleeps, 1u);
+}
+
+TEST(SpinPolicy, BusyAndBlockingIgnoreTheBudget) {
+  SpinPolicy busy(PollMode::kBusy, 0, 0, 0, nullptr);
+  EXPECT_TRUE(busy.keep_spinning(0, 1'000'000'000, true));
+  SpinPolicy blocking(PollMode::kBlocking, 0, 1'000'000, 1'000'000, nullptr);
+  EXPECT_FALSE(blocking.keep_spinning(0, 0, false));
+  blocking.slept(10, true);
+  EXPECT_EQ(blocking.budget_ns(), 1'000'000u);
+}

@@ -564,3 +564,40 @@ TEST_F(ServerListTest, ConcurrentAppendsFromEightProcesses) {
 }
 
 }  // namespace
+
+// ---- worker addresses (the reply_ep connection mode) ------------------------
+
+TEST_F(ServerListTest, WorkerAddressesRoundTripAnyBytes) {
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) all_bytes += static_cast<char>(b);
+  const std::vector<std::string> addrs = {all_bytes, std::string("\0\x01\xff", 3), "x"};
+  ASSERT_TRUE(reg::publish_worker_addresses(dir_, 7, addrs).is_ok());
+  auto back = reg::read_worker_addresses(dir_, 7);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(*back, addrs);
+  // Published again (a new job): replaced whole, no temporary file left.
+  ASSERT_TRUE(reg::publish_worker_addresses(dir_, 7, {"y"}).is_ok());
+  back = reg::read_worker_addresses(dir_, 7);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, std::vector<std::string>{"y"});
+  for (const auto& n : dir_entries()) EXPECT_EQ(n.find(".workers"), std::string::npos) << n;
+  // A server that published nothing.
+  EXPECT_EQ(reg::read_worker_addresses(dir_, 8).status().err(), ENOENT);
+  EXPECT_EQ(reg::publish_worker_addresses(dir_, 1, {}).err(), EINVAL);
+  EXPECT_EQ(reg::publish_worker_addresses(dir_, 1, {"a", ""}).err(), EINVAL);
+}
+
+TEST_F(ServerListTest, WorkerAddressFileErrorsNameTheLine) {
+  auto ok = reg::parse_worker_addresses("# c\nthread 0 0aFf\r\n\nthread 1 00\n", "w");
+  ASSERT_TRUE(ok.ok()) << ok.status().to_string();
+  EXPECT_EQ(*ok, (std::vector<std::string>{std::string("\x0a\xff", 2), std::string(1, '\0')}));
+  for (const char* bad : {"thread 1 00\n", "thread 0 0\n", "thread 0 zz\n", "thread 0\n", "thread x 00\n",
+                          "thread 0 00\nthread 0 00\n", "node 0 00\n", "thread 0 00 11\n", "# only\n", ""}) {
+    auto r = reg::parse_worker_addresses(bad, "w");
+    EXPECT_FALSE(r.ok()) << "accepted: '" << bad << "'";
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().err(), EINVAL) << bad;
+      EXPECT_EQ(r.status().message().rfind("w", 0), 0u) << r.status().message();
+    }
+  }
+}

@@ -58,6 +58,11 @@ typedef struct benchfs_config {
    *  BENCHFS_SPIN_US; default 1000: a reply is due, so spinning pays while a
    *  core is free; cut short when the CPUs are oversubscribed). */
   int spin_us;
+  /** How to reach the servers: "persistent" (one registered endpoint per
+   *  server through its listener; the default) or "reply_ep" (endpoints made
+   *  from the servers' published worker addresses, answered on UCX's reply
+   *  endpoint; for comparison) (env BENCHFS_CONNECT). */
+  const char* connect;
 } benchfs_config;
 
 /** Fills *cfg with defaults. */
@@ -201,6 +206,22 @@ BENCHFS_API int benchfs_statfs(const char* path, struct statvfs* st);
 
 /** Chunk size the servers use, in bytes, or -1 (EINVAL) if not initialized. */
 BENCHFS_API long long benchfs_chunk_size(void);
+
+/** Counters of this process's client since benchfs_init (for benchmarks:
+ *  take two readings and subtract). */
+typedef struct benchfs_client_stats {
+  unsigned long long rpcs;            /**< requests sent (registrations included) */
+  unsigned long long sleeps;          /**< reply waits that slept on the worker */
+  unsigned long long wakeups;         /**< of those, sleeps an event ended */
+  unsigned long long preempted_spins; /**< spins cut short by a context switch */
+  unsigned long long connects;        /**< endpoints made (reconnects included) */
+  unsigned long long reconnects;
+  unsigned long long retries;
+  unsigned long long timeouts;
+} benchfs_client_stats;
+
+/** Fills *out. Errors: EINVAL (NULL, or not initialized). */
+BENCHFS_API int benchfs_get_client_stats(benchfs_client_stats* out);
 
 /* ---------------------------------------------- in-process servers */
 

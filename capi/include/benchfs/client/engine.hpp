@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -19,6 +20,18 @@
 #include "benchfs/registry/server_list.hpp"
 
 namespace benchfs::client {
+
+/// How a client reaches the servers.
+///   persistent  one endpoint per server through the server's listener,
+///               REGISTER_CLIENT, replies on that endpoint (the default)
+///   reply_ep    one endpoint per server made from a progress thread's
+///               published worker address, no listener and no
+///               registration; the server answers on the reply endpoint
+///               UCX hands it with each request (the method the persistent
+///               design replaced, kept to measure the two side by side)
+enum class ConnectMode { kPersistent, kReplyEp };
+Result<ConnectMode> parse_connect_mode(std::string_view text);
+std::string_view connect_mode_name(ConnectMode mode);
 
 struct ClientOptions {
   std::string registry;              ///< directory of server_list.txt
@@ -37,6 +50,7 @@ struct ClientOptions {
   uint64_t secret_override = 0;
   /// Most RPCs one call_all keeps in flight (env BENCHFS_IO_WINDOW).
   size_t io_window = 16;
+  ConnectMode connect = ConnectMode::kPersistent;  ///< env BENCHFS_CONNECT
 };
 
 /// One RPC of a batch (Client::call_all).
@@ -63,12 +77,16 @@ struct ClientStats {
   uint64_t close_notifications = 0;
   uint64_t endpoint_errors = 0;
   uint64_t stray_replies = 0;
+  // From the SpinPolicy of reply waits:
   uint64_t sleeps = 0;           ///< waits for a reply that slept on the worker
+  uint64_t wakeups = 0;          ///< such sleeps ended by an event (not by their timeout)
   uint64_t preempted_spins = 0;  ///< spins cut short by an involuntary context switch
+  uint64_t congested_sleeps = 0;  ///< sleeps without spinning: CPUs oversubscribed
 };
 
 /// Fills defaults from the environment: BENCHFS_REGISTRY, BENCHFS_CLIENT_ID,
-/// BENCHFS_RPC_TIMEOUT_MS, BENCHFS_POLL, BENCHFS_SPIN_US.
+/// BENCHFS_RPC_TIMEOUT_MS, BENCHFS_POLL, BENCHFS_SPIN_US, BENCHFS_IO_WINDOW,
+/// BENCHFS_CONNECT.
 ClientOptions options_from_env();
 
 class Client {
@@ -141,7 +159,7 @@ class Client {
   void close_later(net::Endpoint& ep);
   /// Arms the worker and sleeps on its event fd (lock released) for at most
   /// max_ms. False, without sleeping, when events are already pending.
-  bool sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms);
+  bool sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms, bool* woken = nullptr);
   /// Progresses the worker until it is idle, then closes connections marked
   /// broken and reaps finished closes. Returns the events progressed.
   unsigned progress_until_idle();
@@ -168,6 +186,8 @@ class Client {
   registry::ServerList list_;
   uint64_t secret_ = 0;
   std::vector<net::SockAddr> addrs_;
+  /// reply_ep mode: each server's progress-thread worker addresses.
+  std::vector<std::vector<std::string>> worker_addrs_;
 
   mutable std::mutex mu_;
   std::unique_ptr<net::Context> ctx_;
@@ -198,8 +218,8 @@ class Client {
     bool failed = false;
   };
   std::vector<Retiring> retiring_;
-  net::CpuPressure pressure_;    ///< adaptive waiting spins only while CPUs are not oversubscribed
-  net::SpinBudget spin_budget_;  ///< adaptive: how long a reply wait spins now (guarded by mu_)
+  net::CpuPressure pressure_;  ///< adaptive waiting spins only while CPUs are not oversubscribed
+  net::SpinPolicy policy_;     ///< when a reply wait spins and when it sleeps (guarded by mu_)
   uint64_t next_request_id_ = 1;
   int sleepers_ = 0;          ///< threads sleeping on the worker's event fd
   bool maintenance_ = false;  ///< some connection needs closing

@@ -78,6 +78,11 @@ class FileSystem {
   Status release_data(uint64_t ino);
   /// Frees the data of `ino` past byte `keep` on every server.
   Status remove_chunks(uint64_t ino, uint64_t keep);
+  /// Frees all data of `ino` on the servers holding its chunks up to byte
+  /// `size`, except server `done` (which already did).
+  Status remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t done);
+  /// Some descriptor of this process has `path` open.
+  [[nodiscard]] bool open_by_path(std::string_view path) const;
   /// ENOENT for `path`: ENOTDIR instead when an ancestor is a file.
   Status refine_enoent(std::string_view path, Status st);
   /// The same for a rename: the source's path first, then the destination's.

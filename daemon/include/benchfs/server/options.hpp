@@ -28,7 +28,7 @@ struct ServerOptions {
   size_t client_capacity = 1000;  ///< ClientRegistry capacity (LRU eviction beyond)
   size_t registry_shards = 16;    ///< ClientRegistry shards (rounded to a power of two)
   net::PollMode poll = net::PollMode::kAdaptive;
-  uint64_t spin_us = 50;               ///< adaptive: spin this long before sleeping
+  uint64_t spin_us = 2000;             ///< adaptive: the longest a progress thread spins before sleeping
   bool pin = true;                     ///< pin threads to the cores of the cpuset with hwloc
   bool debug_endpoints = false;        ///< log ucp_ep_print_info of every registered client
   std::string stats_file;              ///< write JSON statistics here at exit ("%r" = rank;

@@ -2,10 +2,10 @@
 // How a progress loop waits when it has nothing to do (DESIGN.md section 2):
 //   busy      spin forever (lowest latency while threads <= cores)
 //   blocking  arm the worker and sleep on its event fd at once
-//   adaptive  spin for up to spin_ns, then sleep. It does not spin at all
-//             while the machine has more runnable threads than CPUs (spinning
-//             would then take a CPU from a thread with work), and its spin
-//             budget halves whenever it is preempted while spinning.
+//   adaptive  spin for a budget that follows the gaps between work, then
+//             sleep; no spinning while the CPUs are oversubscribed
+//             (SpinPolicy below: one policy for the server's progress
+//             loops and the client's reply waits).
 
 #include <atomic>
 #include <cstdint>
@@ -52,7 +52,7 @@ class CpuPressure {
 
 struct PollConfig {
   PollMode mode = PollMode::kAdaptive;
-  uint64_t spin_ns = 50'000;
+  uint64_t spin_ns = 2'000'000;  ///< adaptive: the longest a spell spins (the budget's ceiling)
   /// Known at start: more polling threads than cores. Starts with a short
   /// spin budget instead of learning it.
   bool oversubscribed = false;
@@ -60,31 +60,65 @@ struct PollConfig {
   CpuPressure* pressure = nullptr;
 };
 
-/// An adaptive spin budget, shared by the server's Idler and the client's
-/// reply wait: halved whenever the spinning thread is found preempted (an
-/// involuntary context switch during a spell: somebody else needed the
-/// core), won back slowly after each sleep (1/32 of the maximum, at least
-/// 0.5 us).
-class SpinBudget {
- public:
-  SpinBudget(uint64_t max_ns, uint64_t start_ns) : max_ns_(max_ns), ns_(start_ns) {}
-  [[nodiscard]] uint64_t ns() const { return ns_; }
-  /// Call at a spell's checkpoints: the first (`first`) takes the thread's
-  /// involuntary switches as the baseline; a later one that finds more
-  /// halves the budget and returns true (stop spinning).
-  bool check_preempted(bool first);
-  void after_sleep();
-
- private:
-  uint64_t max_ns_;
-  uint64_t ns_;
-  uint64_t ivcsw_at_start_ = 0;
-};
-
 struct IdleStats {
   uint64_t sleeps = 0;
-  uint64_t preempted_spins = 0;
+  uint64_t wakeups = 0;           ///< sleeps ended by an event (not by their timeout)
+  uint64_t preempted_spins = 0;   ///< spins given up: preempted again soon after a first time
   uint64_t congested_sleeps = 0;  ///< sleeps taken without spinning: CPUs oversubscribed
+  uint64_t budget_raises = 0;     ///< sleeps ended by work soon after they began: spin longer
+};
+
+/// When a thread that waits for work (the server's progress loop) or for a
+/// reply (the client) spins and when it sleeps: the one policy of both.
+///
+///   busy      always spin;  blocking  always sleep;
+///   adaptive  spin for a budget, then sleep. The budget follows the gaps
+///             the thread sees: a sleep that work ends soon after it began
+///             (the gap was a little longer than the budget) doubles it, up
+///             to max_ns; sleeps that last long (the gaps are long: idle
+///             phases) shrink it by a quarter, down to min_ns. On a machine
+///             whose idle CPUs take up to a millisecond to wake (VMs), a
+///             sleep in a stream of small requests costs the client that
+///             much, so spinning through the gaps is what makes adaptive as
+///             fast as busy while a core is free.
+///             It does not spin while the CPUs are oversubscribed (the
+///             shared CpuPressure), and a spinner preempted twice within
+///             kPreemptWindowNs halves its budget: somebody else keeps
+///             needing the core. (One preemption alone is forgiven: a
+///             kernel worker or an async thread waking once is not
+///             oversubscription, and halving on it made sleeps, with their
+///             slow wake-ups, the rule in mdtest runs here.)
+class SpinPolicy {
+ public:
+  SpinPolicy(PollMode mode, uint64_t min_ns, uint64_t max_ns, uint64_t start_ns, CpuPressure* pressure);
+
+  [[nodiscard]] PollMode mode() const { return mode_; }
+  [[nodiscard]] uint64_t budget_ns() const { return ns_; }
+  [[nodiscard]] const IdleStats& stats() const { return stats_; }
+
+  /// Whether a waiting spell that began at `since` keeps spinning at `now`
+  /// (at most `cap_ns`, whatever the budget). `check_preempt`: look at the
+  /// thread's involuntary context switches this time (getrusage, ~0.3 us;
+  /// the first look of a spell takes the baseline).
+  bool keep_spinning(uint64_t since, uint64_t now, bool check_preempt, uint64_t cap_ns = UINT64_MAX);
+  /// The spell goes to sleep now (counted); the next spell starts afresh.
+  void sleeping();
+  /// The sleep is over: it lasted slept_ns, and `woken` says an event
+  /// ended it (not its timeout).
+  void slept(uint64_t slept_ns, bool woken);
+
+  static constexpr uint64_t kPreemptWindowNs = 50'000'000;
+
+ private:
+  PollMode mode_;
+  uint64_t min_ns_;
+  uint64_t max_ns_;
+  uint64_t ns_;
+  CpuPressure* pressure_;
+  bool have_baseline_ = false;
+  uint64_t ivcsw_at_start_ = 0;
+  uint64_t last_preempt_ns_ = 0;
+  IdleStats stats_;
 };
 
 class Idler {
@@ -101,25 +135,23 @@ class Idler {
       idle_since_ = 0;
       return;
     }
-    if (cfg_.mode == PollMode::kBusy) return;
-    if (cfg_.mode == PollMode::kAdaptive && keep_spinning()) return;
+    if (policy_.mode() == PollMode::kBusy) return;
+    if (policy_.mode() == PollMode::kAdaptive && keep_spinning()) return;
     if (worker_.arm() && !has_pending()) sleep(max_sleep_ms);
     idle_since_ = 0;
   }
 
-  [[nodiscard]] uint64_t spin_budget_ns() const { return budget_.ns(); }
-  [[nodiscard]] const IdleStats& stats() const { return stats_; }
+  [[nodiscard]] uint64_t spin_budget_ns() const { return policy_.budget_ns(); }
+  [[nodiscard]] const IdleStats& stats() const { return policy_.stats(); }
 
  private:
   bool keep_spinning();
   void sleep(int max_sleep_ms);
 
   Worker& worker_;
-  PollConfig cfg_;
-  SpinBudget budget_;
+  SpinPolicy policy_;
   uint64_t idle_since_ = 0;
   uint32_t idle_passes_ = 0;
-  IdleStats stats_;
 };
 
 /// Involuntary context switches of the calling thread so far.

@@ -64,6 +64,9 @@ class Worker {
   [[nodiscard]] size_t max_am_header() const;
   /// Installs a receive callback for active-message id `id`.
   void set_am_handler(unsigned id, ucp_am_recv_callback_t cb, void* arg, uint32_t flags = 0);
+  /// This worker's UCX address (what Endpoint::connect_to_worker takes),
+  /// as bytes. Throws Error.
+  [[nodiscard]] std::string address() const;
 
  private:
   ucp_worker_h w_ = nullptr;
@@ -124,6 +127,11 @@ class Endpoint {
   /// Connects to a listener by socket address.
   static Result<Endpoint> connect(Worker& worker, const SockAddr& addr, ucp_err_handler_cb_t on_error,
                                   void* arg);
+  /// Connects to a worker by its UCX address (Worker::address()): no
+  /// listener and no connection request on the other side, whose worker
+  /// answers on the reply endpoint UCX hands its AM callbacks.
+  static Result<Endpoint> connect_to_worker(Worker& worker, std::string_view address,
+                                            ucp_err_handler_cb_t on_error, void* arg);
   /// Adopts a raw handle.
   explicit Endpoint(ucp_ep_h ep) : ep_(ep) {}
   /// Starts a flushing close if still open; never blocks.

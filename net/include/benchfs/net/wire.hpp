@@ -38,6 +38,21 @@ inline constexpr uint64_t kMaxPingPayload = 4ull << 20;
 /// Largest single chunk transfer any server accepts (chunk sizes are <= this).
 inline constexpr uint64_t kMaxChunkIo = 1ull << 30;
 inline constexpr uint32_t kMaxReaddirEntries = 4096;
+
+/// The session a client of the reply_ep connection mode presents in every
+/// request (it never registers): derived from the job secret, so only
+/// clients that can read the registry are served. Never 0 (0 means "not
+/// registered"); a registered session equal to it is as likely as guessing
+/// the secret.
+constexpr uint64_t reply_ep_session(uint64_t secret) {
+  uint64_t x = secret ^ 0x7265706c795f6570ULL;  // "reply_ep"
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x == 0 ? 1 : x;
+}
 /// Most bytes of packed entries one READDIR reply carries.
 inline constexpr size_t kMaxReaddirBytes = 256 * 1024;
 
@@ -84,10 +99,15 @@ inline constexpr uint32_t kFlagRenameDetach = 1u << 1;
 /// RENAME across owners, phase 2 on the destination's owner: install the
 /// request's attributes at path2 (path names the source, for the log).
 inline constexpr uint32_t kFlagRenameAttach = 1u << 2;
+/// UNLINK: also drop the inode's chunks this server holds (the client has
+/// the file open nowhere; it removes the chunks other servers hold itself,
+/// if the file's size says there are any). One RPC for a small file.
+inline constexpr uint32_t kFlagUnlinkData = 1u << 4;
 /// Flags each op accepts.
 constexpr uint32_t allowed_flags(Op op) {
   return op == Op::kRmdir    ? (kFlagRmdirPrepare | kFlagRmdirAbort)
          : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach)
+         : op == Op::kUnlink ? kFlagUnlinkData
                              : 0;
 }
 

@@ -87,6 +87,19 @@ Result<ReadyInfo> parse_ready(std::string_view text, std::string_view source);
 /// to kReadyFile + fsync of the directory. EINVAL if `info` would not parse.
 Status publish_ready(const std::string& dir, const ReadyInfo& info);
 
+/// <dir>/workers.node_<n>: the UCX worker addresses of server n's progress
+/// threads ("thread <i> <hex>" lines), for clients of the reply_ep
+/// connection mode, which connect to a worker directly instead of to the
+/// listener. Each server publishes its own (atomically) before it appends
+/// itself to the list.
+inline constexpr const char* kWorkersFilePrefix = "workers.node_";
+Status publish_worker_addresses(const std::string& dir, uint32_t node, const std::vector<std::string>& addresses);
+/// Parses a worker-address file: threads numbered from 0 in order, each
+/// with a non-empty even-length hex address. EINVAL "<source>:<line>: ...".
+Result<std::vector<std::string>> parse_worker_addresses(std::string_view text, std::string_view source);
+/// Reads server `node`'s worker addresses (ENOENT if it published none).
+Result<std::vector<std::string>> read_worker_addresses(const std::string& dir, uint32_t node);
+
 /// Removes the ready file first (so no client starts using a list that is
 /// about to vanish), then the list. Missing files are fine.
 Status withdraw(const std::string& dir);
