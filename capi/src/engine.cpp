@@ -548,8 +548,10 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
     // A reply is due: spin for it (SpinPolicy: within the budget, unless
     // the CPUs are oversubscribed or somebody else keeps needing this core).
     if (policy_.keep_spinning(idle_since, now, ++idle_rounds % kRoundsPerPreemptCheck == 0, max_spin_ns)) {
-      // Let other threads of this process in between rounds.
+      // Let other threads of this process in between rounds, and offer the
+      // CPU to a waiting thread (the server, on a small machine).
       lock.unlock();
+      policy_.maybe_yield();
       lock.lock();
       continue;
     }

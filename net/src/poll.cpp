@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -139,6 +140,12 @@ bool SpinPolicy::keep_spinning(uint64_t since, uint64_t now, bool check_preempt,
   return false;
 }
 
+void SpinPolicy::maybe_yield() {
+  if (mode_ != PollMode::kAdaptive || pressure_ == nullptr || !pressure_->contended()) return;
+  ++stats_.yields;
+  sched_yield();
+}
+
 void SpinPolicy::sleeping() {
   ++stats_.sleeps;
   have_baseline_ = false;
@@ -173,9 +180,7 @@ Idler::Idler(Worker& worker, PollConfig cfg)
               cfg.pressure) {}
 
 bool Idler::keep_spinning() {
-  // Idle passes between clock reads (a read costs about as much as a pass),
-  // and between preemption checks (getrusage costs ~0.3 us).
-  constexpr uint32_t kClockEvery = 16;
+  // Idle passes between preemption checks (getrusage costs ~0.3 us).
   constexpr uint32_t kPreemptCheckEvery = 256;
   if (idle_since_ == 0) {
     idle_since_ = now_ns();

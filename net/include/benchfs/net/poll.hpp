@@ -34,6 +34,12 @@ class CpuPressure {
   /// True while runnable threads clearly outnumber CPUs: their moving
   /// average is above cpus + 2 (it turns false again below cpus + 1).
   bool congested(uint64_t now_ns);
+  /// True while runnable threads (smoothed, as of the last congested()
+  /// call) are more than the CPUs by half a thread: somebody is waiting for
+  /// a CPU, so a spinner should offer its own (sched_yield) between looks.
+  [[nodiscard]] bool contended() const {
+    return avg16_.load(std::memory_order_relaxed) > static_cast<int64_t>(cpus_) * 16 + 8;
+  }
   [[nodiscard]] unsigned cpus() const { return cpus_; }
   /// The smoothed count of runnable threads (for logs and tests).
   [[nodiscard]] double smoothed_running() const { return static_cast<double>(avg16_.load()) / 16.0; }
@@ -66,6 +72,7 @@ struct IdleStats {
   uint64_t preempted_spins = 0;   ///< spins given up: preempted again soon after a first time
   uint64_t congested_sleeps = 0;  ///< sleeps taken without spinning: CPUs oversubscribed
   uint64_t budget_raises = 0;     ///< sleeps ended by work soon after they began: spin longer
+  uint64_t yields = 0;            ///< sched_yield calls while spinning with threads waiting for a CPU
 };
 
 /// When a thread that waits for work (the server's progress loop) or for a
@@ -101,6 +108,11 @@ class SpinPolicy {
   /// thread's involuntary context switches this time (getrusage, ~0.3 us;
   /// the first look of a spell takes the baseline).
   bool keep_spinning(uint64_t since, uint64_t now, bool check_preempt, uint64_t cap_ns = UINT64_MAX);
+  /// After keep_spinning() returned true: offers the CPU to a waiting
+  /// thread (sched_yield) when more threads are runnable than CPUs. Handing
+  /// the core over beats both spinning through the waiter's time slice and
+  /// sleeping (a wake-up costs up to a millisecond on a VM).
+  void maybe_yield();
   /// The spell goes to sleep now (counted); the next spell starts afresh.
   void sleeping();
   /// The sleep is over: it lasted slept_ns, and `woken` says an event
@@ -136,7 +148,10 @@ class Idler {
       return;
     }
     if (policy_.mode() == PollMode::kBusy) return;
-    if (policy_.mode() == PollMode::kAdaptive && keep_spinning()) return;
+    if (policy_.mode() == PollMode::kAdaptive && keep_spinning()) {
+      if (idle_passes_ % kClockEvery == 0) policy_.maybe_yield();
+      return;
+    }
     if (worker_.arm() && !has_pending()) sleep(max_sleep_ms);
     idle_since_ = 0;
   }
@@ -147,6 +162,8 @@ class Idler {
  private:
   bool keep_spinning();
   void sleep(int max_sleep_ms);
+  /// Idle passes between clock reads (a read costs about as much as a pass).
+  static constexpr uint32_t kClockEvery = 16;
 
   Worker& worker_;
   SpinPolicy policy_;

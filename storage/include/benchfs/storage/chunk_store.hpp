@@ -140,6 +140,10 @@ class ChunkStore {
   [[nodiscard]] ChunkStoreStats stats() const;
   /// Makes up to `bytes` of full-size buffers resident now (see BufferPool).
   uint64_t prefault(uint64_t bytes) { return pool_.prefault(bytes); }
+  /// The server is serving a request (any op): the reserve's background
+  /// fill waits for a quiet spell. Cheap (one relaxed load per call, a
+  /// store at most once per millisecond).
+  void note_activity() { pool_.note_activity(); }
   /// Waits (at most timeout_ms) until the pool's reserve is full; see BufferPool.
   bool wait_reserve(int timeout_ms) { return pool_.wait_reserve(timeout_ms); }
 
