@@ -228,22 +228,32 @@ void Client::start_connect(Conn& c) {
   c.thread = -1;
   auto reg = std::make_shared<Pending>();
   c.reg = reg;
-  if (opts_.connect == ConnectMode::kReplyEp) {
-    // Straight to one progress thread's worker (spread over the threads by
-    // client id), nothing to register: usable at once.
+  auto fail = [&reg](const Status& st) {
+    reg->done = true;
+    reg->err = st.err();
+    reg->err_msg = st.message();
+  };
+  const bool reply_ep = opts_.connect == ConnectMode::kReplyEp;
+  // reply_ep: straight to one progress thread's worker (spread over the
+  // threads by client id); persistent: to the listener.
+  size_t thread = 0;
+  Result<net::Endpoint> ep = Status(EINVAL, "unset");
+  if (reply_ep) {
     const auto& workers = worker_addrs_[c.index];
-    const size_t thread = (std::hash<std::string>{}(opts_.client_id) + c.index) % workers.size();
-    auto ep = net::Endpoint::connect_to_worker(*worker_, workers[thread], &Client::ep_error_cb, &c);
-    if (!ep) {
-      reg->done = true;
-      reg->err = ep.status().err();
-      reg->err_msg = ep.status().message();
-      c.state = Conn::State::kDown;
-      return;
-    }
-    c.ep = std::move(*ep);
-    if (c.ever_connected) ++stats_.reconnects;
-    ++stats_.connects;
+    thread = (std::hash<std::string>{}(opts_.client_id) + c.index) % workers.size();
+    ep = net::Endpoint::connect_to_worker(*worker_, workers[thread], &Client::ep_error_cb, &c);
+  } else {
+    ep = net::Endpoint::connect(*worker_, addrs_[c.index], &Client::ep_error_cb, &c);
+  }
+  if (!ep) {
+    fail(ep.status());
+    c.state = Conn::State::kDown;
+    return;
+  }
+  c.ep = std::move(*ep);
+  if (c.ever_connected) ++stats_.reconnects;
+  ++stats_.connects;
+  if (reply_ep) {  // nothing to register: usable at once
     c.session = wire::reply_ep_session(secret_);
     c.thread = static_cast<int>(thread);
     c.state = Conn::State::kUp;
@@ -251,27 +261,12 @@ void Client::start_connect(Conn& c) {
     c.reg.reset();
     return;
   }
-  auto ep = net::Endpoint::connect(*worker_, addrs_[c.index], &Client::ep_error_cb, &c);
-  if (!ep) {
-    reg->done = true;
-    reg->err = ep.status().err();
-    reg->err_msg = ep.status().message();
-    c.state = Conn::State::kDown;
-    return;
-  }
-  c.ep = std::move(*ep);
   c.state = Conn::State::kRegistering;
-  if (c.ever_connected) ++stats_.reconnects;
-  ++stats_.connects;
   wire::Request req;
   req.op = wire::Op::kRegisterClient;
   req.secret = secret_;
   req.client_id = opts_.client_id;
-  if (auto st = post(c, *reg, req, nullptr, 0, true); !st) {
-    reg->done = true;
-    reg->err = st.err();
-    reg->err_msg = st.message();
-  }
+  if (auto st = post(c, *reg, req, nullptr, 0, true); !st) fail(st);
 }
 
 bool Client::is_retiring(const Conn& c) const {
