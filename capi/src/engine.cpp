@@ -1,6 +1,7 @@
 #include "benchfs/client/engine.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -153,6 +154,10 @@ Status Client::init() {
     }
   }
   try {
+    // As the servers do: UCX's own ERROR lines (a flush to a server that has
+    // died, on every rank) go unless UCX_LOG_LEVEL asks for them; our calls
+    // report the failures.
+    net::quiet_flush_errors();
     ctx_ = std::make_unique<net::Context>();
     // One mutex serializes every use of the worker, so SINGLE mode is enough.
     worker_ = std::make_unique<net::Worker>(*ctx_, UCS_THREAD_MODE_SINGLE, "benchfs-client");
@@ -545,8 +550,9 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
     if (policy_.keep_spinning(idle_since, now, ++idle_rounds % kRoundsPerPreemptCheck == 0, max_spin_ns)) {
       // Let other threads of this process in between rounds, and offer the
       // CPU to a waiting thread (the server, on a small machine).
+      const bool yield = policy_.want_yield();  // decided under the lock: the policy is guarded by it
       lock.unlock();
-      policy_.maybe_yield();
+      if (yield) sched_yield();
       lock.lock();
       continue;
     }

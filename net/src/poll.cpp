@@ -140,10 +140,14 @@ bool SpinPolicy::keep_spinning(uint64_t since, uint64_t now, bool check_preempt,
   return false;
 }
 
-void SpinPolicy::maybe_yield() {
-  if (mode_ != PollMode::kAdaptive || pressure_ == nullptr || !pressure_->contended()) return;
+bool SpinPolicy::want_yield() {
+  if (mode_ != PollMode::kAdaptive || pressure_ == nullptr || !pressure_->contended()) return false;
   ++stats_.yields;
-  sched_yield();
+  return true;
+}
+
+void SpinPolicy::maybe_yield() {
+  if (want_yield()) sched_yield();
 }
 
 void SpinPolicy::sleeping() {

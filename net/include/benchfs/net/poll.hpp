@@ -113,6 +113,9 @@ class SpinPolicy {
   /// the core over beats both spinning through the waiter's time slice and
   /// sleeping (a wake-up costs up to a millisecond on a VM).
   void maybe_yield();
+  /// The decision of maybe_yield() alone (counted): for a caller that
+  /// yields after releasing a lock the policy's state is guarded by.
+  bool want_yield();
   /// The spell goes to sleep now (counted); the next spell starts afresh.
   void sleeping();
   /// The sleep is over: it lasted slept_ns, and `woken` says an event
