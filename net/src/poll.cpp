@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "benchfs/core/clock.hpp"
 
@@ -135,13 +136,25 @@ bool SpinPolicy::keep_spinning(uint64_t since, uint64_t now, bool check_preempt,
   const bool again = last_preempt_ns_ != 0 && now - last_preempt_ns_ < kPreemptWindowNs;
   last_preempt_ns_ = now;
   if (!again) return true;
-  ns_ = std::max(min_ns_, ns_ / 2);
   ++stats_.preempted_spins;
-  return false;
+  if (pressure_ != nullptr && pressure_->contended()) {
+    // More threads runnable than CPUs, and they keep taking this one:
+    // spin less from now on.
+    ns_ = std::max(min_ns_, ns_ / 2);
+    return false;
+  }
+  // Preempted again with no queue for the CPUs (a short-lived thread):
+  // offer the core at the next look instead of giving up the spin (a sleep
+  // here costs a slow wake-up, and such sleeps fed each other between
+  // client and server).
+  yield_next_ = true;
+  return true;
 }
 
 bool SpinPolicy::want_yield() {
-  if (mode_ != PollMode::kAdaptive || pressure_ == nullptr || !pressure_->contended()) return false;
+  if (mode_ != PollMode::kAdaptive) return false;
+  const bool preempted = std::exchange(yield_next_, false);
+  if (!preempted && (pressure_ == nullptr || !pressure_->contended())) return false;
   ++stats_.yields;
   return true;
 }
@@ -160,9 +173,11 @@ void SpinPolicy::slept(uint64_t slept_ns, bool woken) {
   if (mode_ != PollMode::kAdaptive) return;
   if (woken && slept_ns < max_ns_) {
     // Work came a little after the budget ran out: a longer spin would have
-    // caught it without the sleep and its wake-up.
+    // caught it without the sleep and its wake-up. Straight back to the
+    // ceiling: a stream of requests has begun (doubling from the floor took
+    // up to seven sleeps, each a slow wake-up, at the start of every phase).
     if (ns_ < max_ns_) {
-      ns_ = std::min(max_ns_, std::max(ns_ * 2, slept_ns * 2));
+      ns_ = max_ns_;
       ++stats_.budget_raises;
     }
   } else if (ns_ > min_ns_) {

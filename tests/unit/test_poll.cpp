@@ -98,19 +98,24 @@ TEST(SpinPolicy, BudgetFollowsTheGaps) {
   EXPECT_TRUE(p.keep_spinning(1000, 1000 + 50'000, false));
   EXPECT_FALSE(p.keep_spinning(1000, 1000 + 100'000, false));
   EXPECT_FALSE(p.keep_spinning(1000, 1000 + 50'000, false, 10'000)) << "the cap bounds the spin";
-  // Work came 30 us into a sleep: the gap was a little longer than the
-  // budget, so it doubles.
-  p.sleeping();
-  p.slept(30'000, true);
-  EXPECT_EQ(p.budget_ns(), 200'000u);
-  EXPECT_EQ(p.stats().budget_raises, 1u);
-  EXPECT_EQ(p.stats().wakeups, 1u);
-  for (int i = 0; i < 10; ++i) p.slept(30'000, true);
-  EXPECT_EQ(p.budget_ns(), 2'000'000u) << "capped at the maximum";
-  // Long sleeps (idle phases) shrink it, down to the minimum.
+  // Long sleeps (idle phases) shrink it by a quarter each, down to the minimum.
+  p.slept(100'000'000, false);
+  EXPECT_EQ(p.budget_ns(), 75'000u);
   for (int i = 0; i < 100; ++i) p.slept(100'000'000, false);
   EXPECT_EQ(p.budget_ns(), 20'000u);
+  // Work came 30 us into a sleep: the gap was a little longer than the
+  // budget (a stream has begun), so it goes back to the maximum at once.
+  p.sleeping();
+  p.slept(30'000, true);
+  EXPECT_EQ(p.budget_ns(), 2'000'000u);
+  EXPECT_EQ(p.stats().budget_raises, 1u);
+  EXPECT_EQ(p.stats().wakeups, 1u);
   EXPECT_EQ(p.stats().sleeps, 1u);
+  // An event that ends a sleep only after the ceiling is not a short gap.
+  p.slept(100'000'000, false);
+  p.slept(5'000'000, true);
+  EXPECT_EQ(p.budget_ns(), 1'125'000u);
+  EXPECT_EQ(p.stats().budget_raises, 1u);
 }
 
 TEST(SpinPolicy, BusyAndBlockingIgnoreTheBudget) {

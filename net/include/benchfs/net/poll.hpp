@@ -81,9 +81,10 @@ struct IdleStats {
 ///   busy      always spin;  blocking  always sleep;
 ///   adaptive  spin for a budget, then sleep. The budget follows the gaps
 ///             the thread sees: a sleep that work ends soon after it began
-///             (the gap was a little longer than the budget) doubles it, up
-///             to max_ns; sleeps that last long (the gaps are long: idle
-///             phases) shrink it by a quarter, down to min_ns. On a machine
+///             (the gap was a little longer than the budget: a stream of
+///             requests has begun) puts it back at max_ns; sleeps that last
+///             long (the gaps are long: idle phases) shrink it by a quarter,
+///             down to min_ns. On a machine
 ///             whose idle CPUs take up to a millisecond to wake (VMs), a
 ///             sleep in a stream of small requests costs the client that
 ///             much, so spinning through the gaps is what makes adaptive as
@@ -133,6 +134,7 @@ class SpinPolicy {
   bool have_baseline_ = false;
   uint64_t ivcsw_at_start_ = 0;
   uint64_t last_preempt_ns_ = 0;
+  bool yield_next_ = false;  ///< preempted twice lately: yield at the next look
   IdleStats stats_;
 };
 
