@@ -90,12 +90,13 @@ struct IdleStats {
 ///             much, so spinning through the gaps is what makes adaptive as
 ///             fast as busy while a core is free.
 ///             It does not spin while the CPUs are oversubscribed (the
-///             shared CpuPressure), and a spinner preempted twice within
-///             kPreemptWindowNs halves its budget: somebody else keeps
-///             needing the core. (One preemption alone is forgiven: a
-///             kernel worker or an async thread waking once is not
-///             oversubscription, and halving on it made sleeps, with their
-///             slow wake-ups, the rule in mdtest runs here.)
+///             shared CpuPressure), yields between looks while threads
+///             queue for a CPU, and a spinner preempted twice within
+///             kPreemptWindowNs halves its budget if threads queue for the
+///             CPUs, else yields at its next look. (A kernel worker, an
+///             async thread or mpirun waking is not oversubscription, and
+///             halving on every preemption made sleeps, with their slow
+///             wake-ups, the rule in mdtest runs here.)
 class SpinPolicy {
  public:
   SpinPolicy(PollMode mode, uint64_t min_ns, uint64_t max_ns, uint64_t start_ns, CpuPressure* pressure);
