@@ -827,6 +827,7 @@ ClientStats Client::stats() const {
   s.wakeups = p.wakeups;
   s.preempted_spins = p.preempted_spins;
   s.congested_sleeps = p.congested_sleeps;
+  s.yields = p.yields;
   return s;
 }
 

@@ -305,6 +305,7 @@ int benchfs_get_client_stats(benchfs_client_stats* out) {
   out->reconnects = s.reconnects;
   out->retries = s.retries;
   out->timeouts = s.timeouts;
+  out->yields = s.yields;
   return 0;
 }
 

@@ -81,6 +81,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
   stats_.idle_wakeups = idler.stats().wakeups;
   stats_.preempted_spins = idler.stats().preempted_spins;
   stats_.congested_sleeps = idler.stats().congested_sleeps;
+  stats_.yields = idler.stats().yields;
   teardown();
 }
 

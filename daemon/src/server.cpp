@@ -364,7 +364,8 @@ nlohmann::json ServerImpl::stats_json() const {
                     {"sleeps_per_1000_requests", per_1000(totals_.idle_sleeps)},
                     {"wakeups_per_1000_requests", per_1000(totals_.idle_wakeups)},
                     {"preempted_spins", totals_.preempted_spins},
-                    {"congested_sleeps", totals_.congested_sleeps}};
+                    {"congested_sleeps", totals_.congested_sleeps},
+                    {"yields", totals_.yields}};
   }
   j["decode_errors"] = totals_.decode_errors;
   j["unauthorized"] = totals_.unauthorized;

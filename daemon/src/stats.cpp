@@ -29,6 +29,7 @@ void ThreadStats::merge(const ThreadStats& o) {
   reads_zero_copy += o.reads_zero_copy;
   preempted_spins += o.preempted_spins;
   congested_sleeps += o.congested_sleeps;
+  yields += o.yields;
 }
 
 nlohmann::json ops_json(const ThreadStats& s, double ticks_per_ns) {

@@ -49,6 +49,7 @@ struct ThreadStats {
   uint64_t idle_wakeups = 0;  ///< sleeps ended by an event (not by their timeout)
   uint64_t preempted_spins = 0;
   uint64_t congested_sleeps = 0;
+  uint64_t yields = 0;  ///< sched_yield calls while spinning (threads waiting for a CPU)
 
   void merge(const ThreadStats& o);
 };

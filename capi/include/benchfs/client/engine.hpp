@@ -82,6 +82,7 @@ struct ClientStats {
   uint64_t wakeups = 0;          ///< such sleeps ended by an event (not by their timeout)
   uint64_t preempted_spins = 0;  ///< spins cut short by an involuntary context switch
   uint64_t congested_sleeps = 0;  ///< sleeps without spinning: CPUs oversubscribed
+  uint64_t yields = 0;            ///< CPU offered while spinning (threads waiting for one)
 };
 
 /// Fills defaults from the environment: BENCHFS_REGISTRY, BENCHFS_CLIENT_ID,
