@@ -53,13 +53,9 @@ int benchfs_init(const benchfs_config* cfg) {
       return 0;
     }
     (void)benchfs::init_logging("benchfs");
-    // Settings from the environment that do not parse are errors, not defaults.
-    if (const char* v = std::getenv("BENCHFS_POLL"); v != nullptr)
-      if (auto m = benchfs::net::parse_poll_mode(v); !m) return fail(Status(EINVAL, "BENCHFS_POLL: " + m.status().message()));
-    if (const char* v = std::getenv("BENCHFS_CONNECT"); v != nullptr)
-      if (auto m = benchfs::client::parse_connect_mode(v); !m)
-        return fail(Status(EINVAL, "BENCHFS_CONNECT: " + m.status().message()));
-    auto opts = benchfs::client::options_from_env();
+    auto env = benchfs::client::options_from_env();
+    if (!env) return fail(env.status());
+    auto opts = std::move(*env);
     if (cfg != nullptr) {
       if (cfg->registry != nullptr && *cfg->registry != '\0') opts.registry = cfg->registry;
       if (cfg->client_id != nullptr && *cfg->client_id != '\0') opts.client_id = cfg->client_id;

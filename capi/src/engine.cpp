@@ -96,20 +96,26 @@ std::string_view connect_mode_name(ConnectMode mode) {
   return mode == ConnectMode::kReplyEp ? "reply_ep" : "persistent";
 }
 
-ClientOptions options_from_env() {
+Result<ClientOptions> options_from_env() {
   ClientOptions o;
   if (const char* v = std::getenv("BENCHFS_REGISTRY")) o.registry = v;
   if (const char* v = std::getenv("BENCHFS_CLIENT_ID")) o.client_id = v;
   if (const char* v = std::getenv("BENCHFS_RPC_TIMEOUT_MS"))
     if (auto n = parse_u64(v); n && *n > 0) o.rpc_timeout_ms = *n;
-  if (const char* v = std::getenv("BENCHFS_POLL"))
-    if (auto m = net::parse_poll_mode(v)) o.poll = *m;
+  if (const char* v = std::getenv("BENCHFS_POLL")) {
+    auto m = net::parse_poll_mode(v);
+    if (!m) return Status(EINVAL, "BENCHFS_POLL: " + m.status().message());
+    o.poll = *m;
+  }
   if (const char* v = std::getenv("BENCHFS_SPIN_US"))
     if (auto n = parse_u64(v)) o.spin_ns = *n * 1000;
   if (const char* v = std::getenv("BENCHFS_IO_WINDOW"))
     if (auto n = parse_u64(v); n && *n > 0 && *n <= 1024) o.io_window = *n;
-  if (const char* v = std::getenv("BENCHFS_CONNECT"))
-    if (auto m = parse_connect_mode(v)) o.connect = *m;
+  if (const char* v = std::getenv("BENCHFS_CONNECT")) {
+    auto m = parse_connect_mode(v);
+    if (!m) return Status(EINVAL, "BENCHFS_CONNECT: " + m.status().message());
+    o.connect = *m;
+  }
   return o;
 }
 

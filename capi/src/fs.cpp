@@ -166,7 +166,11 @@ Status FileSystem::remove_chunks(uint64_t ino, uint64_t keep) {
   req.op = wire::Op::kRemoveChunks;
   req.ino = ino;
   req.length = keep;
-  for (const Call& c : on_every_server(req)) {
+  return removed(on_every_server(req));
+}
+
+Status FileSystem::removed(const std::vector<Call>& calls) {
+  for (const Call& c : calls) {
     if (!c.status) return c.status;
     if (auto st = reply_status(c.reply, "remove_chunks"); !st) return st;
   }
@@ -578,11 +582,7 @@ Status FileSystem::remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t do
   }
   if (calls.empty()) return Status();
   client_->call_all(calls.data(), calls.size());
-  for (const Call& c : calls) {
-    if (!c.status) return c.status;
-    if (auto st = reply_status(c.reply, "remove_chunks"); !st) return st;
-  }
-  return Status();
+  return removed(calls);
 }
 
 void FileSystem::clamp_written(uint64_t ino, uint64_t size) {

@@ -202,7 +202,12 @@ int main(int argc, char** argv) {
   const std::string tag = argv[3];
   // BENCHFS_LOG_LEVEL=debug shows each connection lost and why.
   (void)benchfs::init_logging("load_client");
-  ClientOptions opts = benchfs::client::options_from_env();
+  auto env = benchfs::client::options_from_env();
+  if (!env) {
+    std::fprintf(stderr, "%s\n", env.status().to_string().c_str());
+    return 2;
+  }
+  ClientOptions opts = std::move(*env);
   std::vector<std::unique_ptr<FileSystem>> fss;
   for (int i = 0; i < threads; ++i) {
     auto c = Client::create(opts);

@@ -88,7 +88,9 @@ struct ClientStats {
 /// Fills defaults from the environment: BENCHFS_REGISTRY, BENCHFS_CLIENT_ID,
 /// BENCHFS_RPC_TIMEOUT_MS, BENCHFS_POLL, BENCHFS_SPIN_US, BENCHFS_IO_WINDOW,
 /// BENCHFS_CONNECT.
-ClientOptions options_from_env();
+/// A BENCHFS_POLL or BENCHFS_CONNECT that does not parse is an EINVAL
+/// naming the variable; other unparsable values keep their defaults.
+Result<ClientOptions> options_from_env();
 
 class Client {
  public:

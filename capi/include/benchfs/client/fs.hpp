@@ -78,6 +78,8 @@ class FileSystem {
   Status release_data(uint64_t ino);
   /// Frees the data of `ino` past byte `keep` on every server.
   Status remove_chunks(uint64_t ino, uint64_t keep);
+  /// The first failure of a batch of REMOVE_CHUNKS calls, if any.
+  static Status removed(const std::vector<Call>& calls);
   /// Frees all data of `ino` on the servers holding its chunks up to byte
   /// `size`, except server `done` (which already did).
   Status remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t done);
