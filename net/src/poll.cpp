@@ -124,15 +124,15 @@ bool SpinPolicy::keep_spinning(uint64_t since, uint64_t now, bool check_preempt,
   }
   if (!check_preempt) return true;
   const uint64_t ivcsw = thread_involuntary_switches();
-  if (!have_baseline_) {
-    have_baseline_ = true;
+  if (since != baseline_since_) {  // a new spell: only preemptions from now on count
+    baseline_since_ = since;
     ivcsw_at_start_ = ivcsw;
     return true;
   }
   if (ivcsw == ivcsw_at_start_) return true;
   ivcsw_at_start_ = ivcsw;
   // Somebody else needed this core while we spun. Once is chance; again
-  // within the window, and the core is wanted: spin less from now on.
+  // within the window, and the core is wanted.
   const bool again = last_preempt_ns_ != 0 && now - last_preempt_ns_ < kPreemptWindowNs;
   last_preempt_ns_ = now;
   if (!again) return true;
@@ -163,10 +163,7 @@ void SpinPolicy::maybe_yield() {
   if (want_yield()) sched_yield();
 }
 
-void SpinPolicy::sleeping() {
-  ++stats_.sleeps;
-  have_baseline_ = false;
-}
+void SpinPolicy::sleeping() { ++stats_.sleeps; }
 
 void SpinPolicy::slept(uint64_t slept_ns, bool woken) {
   if (woken) ++stats_.wakeups;

@@ -69,7 +69,7 @@ struct PollConfig {
 struct IdleStats {
   uint64_t sleeps = 0;
   uint64_t wakeups = 0;           ///< sleeps ended by an event (not by their timeout)
-  uint64_t preempted_spins = 0;   ///< spins given up: preempted again soon after a first time
+  uint64_t preempted_spins = 0;   ///< spins preempted again soon after a first time (halved or yielded)
   uint64_t congested_sleeps = 0;  ///< sleeps taken without spinning: CPUs oversubscribed
   uint64_t budget_raises = 0;     ///< sleeps ended by work soon after they began: spin longer
   uint64_t yields = 0;            ///< sched_yield calls while spinning with threads waiting for a CPU
@@ -118,7 +118,7 @@ class SpinPolicy {
   /// The decision of maybe_yield() alone (counted): for a caller that
   /// yields after releasing a lock the policy's state is guarded by.
   bool want_yield();
-  /// The spell goes to sleep now (counted); the next spell starts afresh.
+  /// The spell goes to sleep now (counted).
   void sleeping();
   /// The sleep is over: it lasted slept_ns, and `woken` says an event
   /// ended it (not its timeout).
@@ -132,7 +132,7 @@ class SpinPolicy {
   uint64_t max_ns_;
   uint64_t ns_;
   CpuPressure* pressure_;
-  bool have_baseline_ = false;
+  uint64_t baseline_since_ = 0;  ///< the spell (its `since`) ivcsw_at_start_ was taken in
   uint64_t ivcsw_at_start_ = 0;
   uint64_t last_preempt_ns_ = 0;
   bool yield_next_ = false;  ///< preempted twice lately: yield at the next look
