@@ -355,15 +355,17 @@ struct PhaseTotals {
   }
   /// ,"rpcs_per_op":..,"client_sleeps_per_1000_rpcs":..,"client_wakeups_per_1000_rpcs":..
   void print_client_json() const {
-    std::printf(",\"rpcs\":%llu,\"rpcs_per_op\":%.3f,\"client_sleeps_per_1000_rpcs\":%.2f,"
-                "\"client_wakeups_per_1000_rpcs\":%.2f",
-                static_cast<unsigned long long>(rpcs), per_op(rpcs), per_1000_rpcs(sleeps), per_1000_rpcs(wakeups));
+    std::printf(
+        ",\"rpcs\":%llu,\"rpcs_per_op\":%.3f,\"client_sleeps_per_1000_rpcs\":%.2f,"
+        "\"client_wakeups_per_1000_rpcs\":%.2f",
+        static_cast<unsigned long long>(rpcs), per_op(rpcs), per_1000_rpcs(sleeps), per_1000_rpcs(wakeups));
   }
 };
 
 PhaseTotals reduce_totals(const PhaseTotals& mine) {
   PhaseTotals all;
-  uint64_t in[8] = {mine.bytes, mine.ops, mine.errors, mine.failed, mine.entries, mine.rpcs, mine.sleeps, mine.wakeups};
+  uint64_t in[8] = {mine.bytes,   mine.ops,  mine.errors, mine.failed,
+                    mine.entries, mine.rpcs, mine.sleeps, mine.wakeups};
   uint64_t out[8] = {};
   MPI_Allreduce(in, out, 8, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
   all.bytes = out[0];
@@ -716,9 +718,9 @@ void print_md_result(const MdArgs& a, int nranks, uint64_t bytes, const char* ph
     t.print_client_json();
     std::printf("}\n");
   } else {
-    std::printf("%-8s %12llu %12.6f %12.1f %8llu %8.2f %8.1f\n", phase, static_cast<unsigned long long>(t.ops),
-                t.seconds, ops, static_cast<unsigned long long>(t.errors), t.per_op(t.rpcs),
-                t.per_1000_rpcs(t.sleeps));
+    std::printf("%-8s %12llu %12.6f %12.1f %8llu %8.2f %8.1f\n", phase,
+                static_cast<unsigned long long>(t.ops), t.seconds, ops,
+                static_cast<unsigned long long>(t.errors), t.per_op(t.rpcs), t.per_1000_rpcs(t.sleeps));
   }
   std::fflush(stdout);
 }
@@ -948,7 +950,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   p->add_option("--poll", ping.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  p->add_option("--connect", g_connect, "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+  p->add_option(
+       "--connect", g_connect,
+       "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
       ->check(CLI::IsMember({"persistent", "reply_ep"}));
   p->add_flag("--json", ping.json, "One JSON object per result line");
 
@@ -976,7 +980,9 @@ int main(int argc, char** argv) {
   i->add_option("--dir", io.dir, "Directory of the test files (created if missing)")->capture_default_str();
   i->add_option("--poll", io.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  i->add_option("--connect", g_connect, "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+  i->add_option(
+       "--connect", g_connect,
+       "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
       ->check(CLI::IsMember({"persistent", "reply_ep"}));
   i->add_flag("--json", io.json, "One JSON object per phase");
 
@@ -995,13 +1001,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   m->add_option("--poll", md.poll, "Client polling: busy, adaptive or blocking (default: library's)")
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  m->add_option("--connect", g_connect, "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+  m->add_option(
+       "--connect", g_connect,
+       "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
       ->check(CLI::IsMember({"persistent", "reply_ep"}));
   m->add_flag("--json", md.json, "One JSON object per phase");
   m->add_option_function<double>(
-        "--gap-us", [&md](double us) { md.gap_ns = static_cast<uint64_t>(us * 1000.0); },
-        "Microseconds of the rank's own work between two operations (busy; upstream mdtest spends a few "
-        "between its calls)")
+       "--gap-us", [&md](double us) { md.gap_ns = static_cast<uint64_t>(us * 1000.0); },
+       "Microseconds of the rank's own work between two operations (busy; upstream mdtest spends a few "
+       "between its calls)")
       ->check(CLI::Range(0.0, 1e6));
 
   std::string shut_registry = ping.registry;

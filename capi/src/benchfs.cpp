@@ -95,16 +95,17 @@ int benchfs_finalize(void) {
         // One line per process on stderr, for runs of tools that cannot ask
         // (IOR, mdtest): how often the client slept waiting for replies.
         const benchfs::client::ClientStats s = p.owned->client().stats();
-        std::fprintf(stderr,
-                     "benchfs client %s: {\"rpcs\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,\"preempted_spins\":%llu,"
-                     "\"congested_sleeps\":%llu,\"yields\":%llu,\"connects\":%llu,\"reconnects\":%llu,\"retries\":%llu,\"timeouts\":%llu}\n",
-                     p.owned->client().client_id().c_str(), static_cast<unsigned long long>(s.rpcs),
-                     static_cast<unsigned long long>(s.sleeps), static_cast<unsigned long long>(s.wakeups),
-                     static_cast<unsigned long long>(s.preempted_spins),
-                     static_cast<unsigned long long>(s.congested_sleeps), static_cast<unsigned long long>(s.yields),
-                     static_cast<unsigned long long>(s.connects),
-                     static_cast<unsigned long long>(s.reconnects), static_cast<unsigned long long>(s.retries),
-                     static_cast<unsigned long long>(s.timeouts));
+        std::fprintf(
+            stderr,
+            "benchfs client %s: {\"rpcs\":%llu,\"sleeps\":%llu,\"wakeups\":%llu,\"preempted_spins\":%llu,"
+            "\"congested_sleeps\":%llu,\"yields\":%llu,\"connects\":%llu,\"reconnects\":%llu,\"retries\":%"
+            "llu,\"timeouts\":%llu}\n",
+            p.owned->client().client_id().c_str(), static_cast<unsigned long long>(s.rpcs),
+            static_cast<unsigned long long>(s.sleeps), static_cast<unsigned long long>(s.wakeups),
+            static_cast<unsigned long long>(s.preempted_spins),
+            static_cast<unsigned long long>(s.congested_sleeps), static_cast<unsigned long long>(s.yields),
+            static_cast<unsigned long long>(s.connects), static_cast<unsigned long long>(s.reconnects),
+            static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.timeouts));
       }
       p.fs.store(nullptr);
       while (p.users.load() != 0) std::this_thread::yield();

@@ -563,8 +563,8 @@ Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint6
       continue;
     }
     bool woken = false;
-    if (sleep_on_worker(lock, static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs)),
-                        &woken)) {
+    if (sleep_on_worker(
+            lock, static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs)), &woken)) {
       policy_.sleeping();
       policy_.slept(now_ns() - now, woken);
       idle_since = 0;

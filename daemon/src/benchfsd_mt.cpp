@@ -91,7 +91,9 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   app.add_option("--poll", poll, "Progress polling: busy, adaptive (spin then sleep) or blocking")
       ->capture_default_str()
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  app.add_option("--spin-us", opts.spin_us, "Adaptive polling: the longest a progress thread spins before sleeping, in microseconds (its budget follows the gaps between requests below this)")
+  app.add_option("--spin-us", opts.spin_us,
+                 "Adaptive polling: the longest a progress thread spins before sleeping, in microseconds "
+                 "(its budget follows the gaps between requests below this)")
       ->capture_default_str();
   app.add_flag("--no-pin{false}", opts.pin, "Do not pin threads to cores");
   app.add_flag("--debug-endpoints", opts.debug_endpoints, "Log each client endpoint's UCX configuration");

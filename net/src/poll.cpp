@@ -107,7 +107,8 @@ bool CpuPressure::congested(uint64_t now_ns) {
 
 // -------------------------------------------------------------- SpinPolicy
 
-SpinPolicy::SpinPolicy(PollMode mode, uint64_t min_ns, uint64_t max_ns, uint64_t start_ns, CpuPressure* pressure)
+SpinPolicy::SpinPolicy(PollMode mode, uint64_t min_ns, uint64_t max_ns, uint64_t start_ns,
+                       CpuPressure* pressure)
     : mode_(mode),
       min_ns_(std::min(min_ns, max_ns)),
       max_ns_(max_ns),

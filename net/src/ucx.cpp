@@ -273,8 +273,8 @@ Result<Endpoint> Endpoint::connect_to_worker(Worker& worker, std::string_view ad
                                              ucp_err_handler_cb_t on_error, void* arg) {
   if (address.empty()) return Status(EINVAL, "empty worker address");
   ucp_ep_params_t p{};
-  p.field_mask =
-      UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE | UCP_EP_PARAM_FIELD_ERR_HANDLER;
+  p.field_mask = UCP_EP_PARAM_FIELD_REMOTE_ADDRESS | UCP_EP_PARAM_FIELD_ERR_HANDLING_MODE |
+                 UCP_EP_PARAM_FIELD_ERR_HANDLER;
   p.address = reinterpret_cast<const ucp_address_t*>(address.data());
   p.err_mode = UCP_ERR_HANDLING_MODE_NONE;  // as accept(): keeps the shared-memory lanes
   p.err_handler.cb = on_error;

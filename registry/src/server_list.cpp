@@ -656,7 +656,8 @@ Status publish_ready(const std::string& dir, const ReadyInfo& info) {
   return publish_file(dir, kReadyFile, format_ready(info));
 }
 
-Status publish_worker_addresses(const std::string& dir, uint32_t node, const std::vector<std::string>& addresses) {
+Status publish_worker_addresses(const std::string& dir, uint32_t node,
+                                const std::vector<std::string>& addresses) {
   if (addresses.empty()) return Status(EINVAL, "no worker addresses to publish");
   if (node >= kMaxNodes) return Status(EINVAL, "node " + std::to_string(node) + " out of range");
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -686,11 +687,12 @@ Result<std::vector<std::string>> parse_worker_addresses(std::string_view text, s
     auto [index, hex] = split_token(rest);
     uint64_t thread = 0;
     if (key != "thread" || parse_decimal(index, kMaxNodes, thread) != NumberError::ok)
-      return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": expected 'thread <i> <hex>'");
+      return Status(EINVAL,
+                    std::string(source) + ":" + std::to_string(lineno) + ": expected 'thread <i> <hex>'");
     if (thread != out.size())
       return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": thread " +
-                                std::to_string(thread) + " out of order (expected " + std::to_string(out.size()) +
-                                ")");
+                                std::to_string(thread) + " out of order (expected " +
+                                std::to_string(out.size()) + ")");
     if (hex.empty() || hex.size() % 2 != 0 || hex.find_first_of(" \t") != std::string_view::npos)
       return Status(EINVAL, std::string(source) + ":" + std::to_string(lineno) + ": bad address");
     std::string bytes(hex.size() / 2, '\0');

@@ -114,8 +114,10 @@ class ConnectModes : public benchfs::test::FsJobTest {
     for (int rank = 0; rank < 2; ++rank) {
       const auto j = job_->stats(rank);
       seen.reply_ep_requests += j.value("reply_ep_requests", uint64_t{0});
-      if (j["ops"].contains("register_client")) seen.registrations += j["ops"]["register_client"]["count"].get<uint64_t>();
-      if (j["ops"].contains("remove_chunks")) seen.remove_chunks += j["ops"]["remove_chunks"]["count"].get<uint64_t>();
+      if (j["ops"].contains("register_client"))
+        seen.registrations += j["ops"]["register_client"]["count"].get<uint64_t>();
+      if (j["ops"].contains("remove_chunks"))
+        seen.remove_chunks += j["ops"]["remove_chunks"]["count"].get<uint64_t>();
       EXPECT_TRUE(j.contains("polling") && j["polling"].contains("sleeps_per_1000_requests")) << j.dump();
     }
     return seen;
@@ -171,7 +173,8 @@ TEST_F(ConnectModes, UnknownModeIsAClearError) {
   ASSERT_EQ(setenv("BENCHFS_CONNECT", "sideways", 1), 0);
   EXPECT_EQ(benchfs_init(&cfg), -1);
   EXPECT_EQ(errno, EINVAL);
-  EXPECT_NE(std::string(benchfs_last_error()).find("BENCHFS_CONNECT"), std::string::npos) << benchfs_last_error();
+  EXPECT_NE(std::string(benchfs_last_error()).find("BENCHFS_CONNECT"), std::string::npos)
+      << benchfs_last_error();
   ASSERT_EQ(unsetenv("BENCHFS_CONNECT"), 0);
 }
 

@@ -218,7 +218,7 @@ typedef struct benchfs_client_stats {
   unsigned long long reconnects;
   unsigned long long retries;
   unsigned long long timeouts;
-  unsigned long long yields;          /**< CPU offered (sched_yield) while spinning */
+  unsigned long long yields; /**< CPU offered (sched_yield) while spinning */
 } benchfs_client_stats;
 
 /** Fills *out. Errors: EINVAL (NULL, or not initialized). */

@@ -78,9 +78,9 @@ struct ClientStats {
   uint64_t endpoint_errors = 0;
   uint64_t stray_replies = 0;
   // From the SpinPolicy of reply waits:
-  uint64_t sleeps = 0;           ///< waits for a reply that slept on the worker
-  uint64_t wakeups = 0;          ///< such sleeps ended by an event (not by their timeout)
-  uint64_t preempted_spins = 0;  ///< spins cut short by an involuntary context switch
+  uint64_t sleeps = 0;            ///< waits for a reply that slept on the worker
+  uint64_t wakeups = 0;           ///< such sleeps ended by an event (not by their timeout)
+  uint64_t preempted_spins = 0;   ///< spins cut short by an involuntary context switch
   uint64_t congested_sleeps = 0;  ///< sleeps without spinning: CPUs oversubscribed
   uint64_t yields = 0;            ///< CPU offered while spinning (threads waiting for one)
 };

@@ -93,7 +93,8 @@ Status publish_ready(const std::string& dir, const ReadyInfo& info);
 /// listener. Each server publishes its own (atomically) before it appends
 /// itself to the list.
 inline constexpr const char* kWorkersFilePrefix = "workers.node_";
-Status publish_worker_addresses(const std::string& dir, uint32_t node, const std::vector<std::string>& addresses);
+Status publish_worker_addresses(const std::string& dir, uint32_t node,
+                                const std::vector<std::string>& addresses);
 /// Parses a worker-address file: threads numbered from 0 in order, each
 /// with a non-empty even-length hex address. EINVAL "<source>:<line>: ...".
 Result<std::vector<std::string>> parse_worker_addresses(std::string_view text, std::string_view source);
