@@ -44,8 +44,18 @@ std::string default_client_id() {
 // 1.13), e.g. under a server's eviction: a lost connection, retried as one.
 int request_errno(ucs_status_t st) { return st == UCS_ERR_CANCELED ? ECONNRESET : net::ucs_to_errno(st); }
 
+// Errors of a connection the server dropped (eviction, a lost endpoint, a
+// canceled request): reconnecting and sending again is the cure. Not
+// ESHUTDOWN (the server is stopping) nor ECONNREFUSED (nothing listens).
 bool is_connection_error(int err) {
-  return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED || err == ESHUTDOWN;
+  return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED;
+}
+
+// Pause before recovery attempt `attempt` (0: none): 1, 2, 4 ... 64 ms, so
+// that clients an overloaded server dropped do not all come back at once.
+uint64_t backoff_ns(unsigned attempt) {
+  if (attempt == 0) return 0;
+  return std::min<uint64_t>(kMs << std::min(attempt - 1, 6u), 64 * kMs);
 }
 
 }  // namespace
@@ -419,14 +429,16 @@ void Client::for_each_pending(F&& f) {
   for (auto& [id, p] : pending_overflow_) f(p);
 }
 
-Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager) {
+Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager,
+                    uint64_t request_id, bool once) {
   if (!c.ep) return Status(ENOTCONN, "no endpoint to node_" + std::to_string(c.index));
-  p.id = next_request_id_++;
+  p.id = request_id != 0 ? request_id : next_request_id_++;
   p.conn = &c;
   p.op = req.op;
   wire::Request r = req;
   r.request_id = p.id;
   r.session = c.session;
+  if (once && wire::takes_once(r.op)) r.flags |= wire::kFlagOnce;
   if (!p.bufs) p.bufs = std::make_unique<SendBuffers>();
   SendBuffers& b = *p.bufs;
   b.hdr = wire::encode_request_header(r);
@@ -608,12 +620,14 @@ void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
 
 Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
                                       const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
-                                      uint64_t deadline_ns, size_t* recv_len) {
+                                      uint64_t deadline_ns, size_t* recv_len, uint64_t* request_id, bool once) {
   Pending p;
   p.recv_buf = recv_buf;
   p.recv_cap = recv_cap;
   const bool eager = wire::request_var_size(req) > 0;
-  if (auto st = post(c, p, req, send_data, send_len, eager); !st) {
+  const Status posted = post(c, p, req, send_data, send_len, eager, request_id != nullptr ? *request_id : 0, once);
+  if (request_id != nullptr && posted) *request_id = p.id;
+  if (auto st = posted; !st) {
     mark_broken(c, st.err(), "send failed");
     return st;
   }
@@ -639,27 +653,49 @@ Result<wire::Reply> Client::call(uint32_t server, wire::Request& req, const void
                                  void* recv_buf, size_t recv_cap, bool idempotent) {
   if (server >= conns_.size()) return Status(EINVAL, "no server " + std::to_string(server));
   std::unique_lock<std::mutex> lock(mu_);
-  Conn& c = *conns_[server];
   const uint64_t deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
-  for (int attempt = 0;; ++attempt) {
-    if (auto st = ensure_connected(lock, c, deadline); !st) {
-      // Nothing was sent: connecting once more is safe for any op.
-      if (is_connection_error(st.err()) && attempt == 0) {
-        ++stats_.retries;
-        continue;
-      }
+  return call_recovering(lock, *conns_[server], req, send_data, send_len, recv_buf, recv_cap, idempotent,
+                         deadline);
+}
+
+void Client::back_off(std::unique_lock<std::mutex>& lock, unsigned attempt, uint64_t deadline_ns) {
+  const uint64_t until = std::min(now_ns() + backoff_ns(attempt), deadline_ns);
+  for (uint64_t now = now_ns(); now < until; now = now_ns()) {
+    progress_until_idle();  // retiring endpoints and closes move on meanwhile
+    sleep_on_worker(lock, static_cast<int>((until - now) / kMs + 1));
+  }
+}
+
+Result<wire::Reply> Client::call_recovering(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
+                                            const void* send_data, size_t send_len, void* recv_buf,
+                                            size_t recv_cap, bool idempotent, uint64_t deadline_ns,
+                                            size_t* recv_len, uint64_t request_id, unsigned attempt) {
+  // ECONNREFUSED: nothing listens (a server that died) or the server turned
+  // the connection away (its accept queue full): a few tries, not the
+  // whole deadline, so that a dead server's error comes soon.
+  constexpr unsigned kRefusedTries = 4;
+  const bool may_resend = idempotent || once_supported();
+  unsigned refused = 0;
+  for (;; ++attempt) {
+    if (attempt > 0) {
+      ++stats_.retries;
+      back_off(lock, attempt, deadline_ns);
+      if (now_ns() >= deadline_ns)
+        return Status(ETIMEDOUT, std::string(wire::op_name(req.op)) + " to node_" + std::to_string(c.index) +
+                                     ": connection lost and not regained within " +
+                                     std::to_string(opts_.rpc_timeout_ms) + " ms");
+    }
+    if (auto st = ensure_connected(lock, c, deadline_ns); !st) {
+      // Nothing was sent on this attempt: connecting again is safe for any op.
+      if (is_connection_error(st.err()) || (st.err() == ECONNREFUSED && ++refused < kRefusedTries)) continue;
       return st;
     }
-    auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline);
+    auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline_ns, recv_len,
+                       &request_id, !idempotent);
     const bool lost = (!r && is_connection_error(r.status().err())) || (r && r->status == -ENOTCONN);
-    if (lost) {
-      mark_broken(c, ENOTCONN, "connection closed by the server", /*server_closes=*/r.ok());
-      if (idempotent && attempt == 0) {
-        ++stats_.retries;
-        continue;
-      }
-    }
-    return r;
+    if (!lost) return r;
+    mark_broken(c, ENOTCONN, "connection closed by the server", /*server_closes=*/r.ok());
+    if (!may_resend) return r;
   }
 }
 
@@ -682,7 +718,12 @@ void Client::call_all(Call* calls, size_t n) {
   std::vector<size_t> slot_call(window, SIZE_MAX);
   std::vector<size_t> free_slots;
   for (size_t i = window; i-- > 0;) free_slots.push_back(i);
-  std::vector<size_t> retry;
+  struct Retry {
+    size_t call;
+    uint64_t request_id;  ///< of the attempt that was lost (0: not sent)
+  };
+  std::vector<Retry> retry;
+  const bool may_resend_all = once_supported();
   size_t next = 0;
   size_t active = 0;
 
@@ -703,7 +744,7 @@ void Client::call_all(Call* calls, size_t n) {
     if (lost) {
       mark_broken(*p.conn, ENOTCONN, "connection closed by the server",
                   /*server_closes=*/call.status.is_ok());
-      if (call.idempotent) retry.push_back(slot_call[si]);
+      if (call.idempotent || may_resend_all) retry.push_back(Retry{slot_call[si], p.id});
     }
     p = Pending{};
     slot_call[si] = SIZE_MAX;
@@ -719,6 +760,8 @@ void Client::call_all(Call* calls, size_t n) {
       Conn& c = *conns_[call.server];
       if (auto st = ensure_connected(lock, c, deadline); !st) {
         call.status = st;
+        // Nothing sent: the recovering path may connect again.
+        if (is_connection_error(st.err())) retry.push_back(Retry{ci, 0});
         continue;
       }
       const size_t si = free_slots.back();
@@ -727,10 +770,10 @@ void Client::call_all(Call* calls, size_t n) {
       p.recv_buf = call.recv_buf;
       p.recv_cap = call.recv_cap;
       const bool eager = wire::request_var_size(call.req) > 0;
-      if (auto st = post(c, p, call.req, call.send_data, call.send_len, eager); !st) {
+      if (auto st = post(c, p, call.req, call.send_data, call.send_len, eager, 0, !call.idempotent); !st) {
         mark_broken(c, st.err(), "send failed");
         call.status = st;
-        if (call.idempotent && is_connection_error(st.err())) retry.push_back(ci);
+        if ((call.idempotent || may_resend_all) && is_connection_error(st.err())) retry.push_back(Retry{ci, p.id});
         continue;
       }
       free_slots.pop_back();
@@ -773,19 +816,15 @@ void Client::call_all(Call* calls, size_t n) {
     for (size_t si = 0; si < window; ++si)
       if (slot_call[si] != SIZE_MAX && poll_pending(slots[si])) finish(si);
   }
-  // Calls whose connection was lost: once more each, after a reconnect.
-  for (size_t ci : retry) {
-    Call& call = calls[ci];
-    ++stats_.retries;
+  // Calls whose connection was lost: each recovers on its own (reconnect,
+  // send again with the same request id) within a deadline of its own.
+  for (const Retry& rt : retry) {
+    Call& call = calls[rt.call];
     Conn& c = *conns_[call.server];
     const uint64_t retry_deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
-    if (auto st = ensure_connected(lock, c, retry_deadline); !st) {
-      call.status = st;
-      continue;
-    }
     size_t got = 0;
-    auto r = call_once(lock, c, call.req, call.send_data, call.send_len, call.recv_buf, call.recv_cap,
-                       retry_deadline, &got);
+    auto r = call_recovering(lock, c, call.req, call.send_data, call.send_len, call.recv_buf, call.recv_cap,
+                             call.idempotent, retry_deadline, &got, rt.request_id, /*attempt=*/1);
     if (r) {
       call.status = Status();
       call.reply = *r;

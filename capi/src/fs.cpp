@@ -213,7 +213,8 @@ Result<int> FileSystem::open(std::string_view path, int flags, uint32_t mode) {
   } else {
     req.op = wire::Op::kOpen;
   }
-  // CREATE with O_EXCL is not idempotent: a retry would see its own file.
+  // CREATE with O_EXCL is not idempotent (a plain retry would see its own
+  // file): it goes at most once.
   auto r = meta_call(owner(path), req, nullptr, 0, (flags & O_EXCL) == 0);
   if (!r) return refine_enoent(path, r.status());
   const bool is_dir = S_ISDIR(r->attr.mode);
@@ -767,6 +768,7 @@ Status FileSystem::rmdir(std::string_view path) {
   // Phase 2: remove it everywhere.
   for (Call& c : calls) {
     c.req.flags = 0;
+    c.idempotent = false;
     c.status = Status();
     c.reply = wire::Reply{};
   }

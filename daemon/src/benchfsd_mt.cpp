@@ -1,9 +1,17 @@
 // benchfsd_mt: one BenchFS server per MPI rank (also runs as an MPI singleton).
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
 #include <mpi.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -15,6 +23,7 @@
 
 #include "benchfs/core/log.hpp"
 #include "benchfs/core/units.hpp"
+#include "benchfs/net/sockaddr.hpp"
 #include "benchfs/server/server.hpp"
 #include "fd_quarantine.hpp"
 
@@ -34,6 +43,50 @@ size_t raise_fd_limit() {
     if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
   }
   return rl.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : static_cast<size_t>(rl.rlim_cur);
+}
+
+// --netns PATH, for tests that model hosts as network namespaces ("" = off).
+std::string netns_path;
+
+// Moves this thread into the network namespace of netns_path ("%r" = rank,
+// replaced in place) and, as `ip netns exec` does, into a mount namespace of
+// its own with that namespace's sysfs on /sys (UCX lists network devices in
+// /sys/class/net). Threads started later (UCX's, ours) inherit both; MPI's
+// threads, sockets and shared memory stay as they are. A wildcard --listen
+// without --advertise advertises the namespace's first non-loopback IPv4
+// address.
+// Returns "" or what failed.
+std::string enter_netns(int rank, ServerOptions& opts) {
+  for (size_t at = netns_path.find("%r"); at != std::string::npos; at = netns_path.find("%r", at))
+    netns_path.replace(at, 2, std::to_string(rank));
+  const std::string& path = netns_path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "--netns " + path + ": " + std::strerror(errno);
+  const int rc = setns(fd, CLONE_NEWNET);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) return "--netns " + path + ": setns: " + std::strerror(err);
+  if (unshare(CLONE_NEWNS) != 0 || mount("", "/", nullptr, MS_SLAVE | MS_REC, nullptr) != 0 ||
+      (umount2("/sys", MNT_DETACH) != 0 && errno != EINVAL) ||
+      mount(path.c_str(), "/sys", "sysfs", 0, nullptr) != 0)
+    return "--netns " + path + ": mounting its sysfs on /sys: " + std::strerror(errno);
+  if (!opts.advertise.empty()) return "";
+  auto listen = benchfs::parse_host_port(opts.listen);
+  if (!listen) return "";  // Server::start reports it
+  auto bound = benchfs::net::resolve(listen->host, listen->port);
+  if (!bound || !bound->is_wildcard()) return "";
+  ifaddrs* ifs = nullptr;
+  if (getifaddrs(&ifs) != 0) return "--netns " + path + ": getifaddrs: " + std::strerror(errno);
+  for (ifaddrs* i = ifs; i != nullptr && opts.advertise.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) != 0)
+      continue;
+    char buf[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    opts.advertise = buf;
+  }
+  freeifaddrs(ifs);
+  if (opts.advertise.empty()) return "--netns " + path + ": no IPv4 address to advertise (give --advertise)";
+  return "";
 }
 
 // Parses the command line into opts. Returns an exit code >= 0 to exit with
@@ -82,9 +135,15 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   app.add_flag("--no-huge-pages{false}", opts.huge_pages,
                "Do not advise chunk buffers for transparent huge pages");
   app.add_option("--client-capacity", opts.client_capacity,
-                 "Registered clients kept before the least recently used is evicted")
+                 "Registered clients kept before idle ones are evicted, least recently used first. Soft: "
+                 "clients that are working are never evicted; the server goes over capacity (and warns) "
+                 "instead. Evicted clients reconnect by themselves")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  app.add_option("--client-idle-ms", opts.client_idle_ms,
+                 "A client may be evicted once it has no request in flight and sent none for this long "
+                 "(0: as soon as nothing is in flight)")
+      ->capture_default_str();
   app.add_option("--registry-shards", opts.registry_shards, "Shards of the client registry (power of two)")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{4096}));
@@ -97,8 +156,19 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
       ->capture_default_str();
   app.add_flag("--no-pin{false}", opts.pin, "Do not pin threads to cores");
   app.add_flag("--debug-endpoints", opts.debug_endpoints, "Log each client endpoint's UCX configuration");
+  app.add_option("--drop-reply", opts.drop_reply,
+                 "Fault injection for tests, OP:N: every Nth reply to OP (e.g. create:3) on each progress "
+                 "thread is not sent; its connection is closed instead, as if the reply had been lost "
+                 "with it");
   app.add_option("--stats", opts.stats_file,
                  "Write JSON statistics to this file at exit (%r = rank; else .<rank> is added when np > 1)");
+  app.add_option("--netns", netns_path,
+                 "For tests that model hosts as network namespaces: once MPI is up, join the network "
+                 "namespace of this file (e.g. /var/run/netns/NAME; %r = rank) before UCX starts, with its "
+                 "sysfs on /sys as `ip netns exec` does; MPI keeps its own connections. --listen then "
+                 "takes an address of that namespace; with a wildcard --listen (0.0.0.0:0) and no "
+                 "--advertise, the namespace's first non-loopback IPv4 address is advertised. Errors: "
+                 "exit 2, nothing started");
   app.add_option("--shutdown-timeout-ms", opts.shutdown_timeout_ms,
                  "Bound on telling clients and flushing endpoints at shutdown")
       ->capture_default_str();
@@ -228,6 +298,16 @@ int main(int argc, char** argv) {
   boot.barrier = [] { MPI_Barrier(MPI_COMM_WORLD); };
   boot.broadcast = [](uint64_t* v, int count) { MPI_Bcast(v, count, MPI_UINT64_T, 0, MPI_COMM_WORLD); };
 
+  if (!netns_path.empty()) {
+    if (const std::string err = enter_netns(rank, opts); !err.empty()) {
+      std::fprintf(stderr, "benchfsd_mt: node %d: %s\n", rank, err.c_str());
+      std::fflush(stderr);
+      MPI_Abort(MPI_COMM_WORLD, 2);
+      return 2;
+    }
+    spdlog::info("node {}: in network namespace {} (advertising {})", rank, netns_path,
+                 opts.advertise.empty() ? "the listen host" : opts.advertise);
+  }
   std::unique_ptr<benchfs::server::Server> server;
   try {
     server = benchfs::server::Server::start(opts, boot);

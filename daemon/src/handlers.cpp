@@ -33,7 +33,8 @@ ucs_status_t handle_register(ProgressThread& t, Conn& conn, OpCtx* ctx, const wi
   registry::ClientEntry entry;
   entry.client_id = std::string(req.client_id);
   entry.thread = t.index();
-  entry.ep = ctx->ep;
+  entry.conn = conn.id;
+  entry.activity = conn.activity;
   entry.session = secure_random_u64();
   entry.peer = conn.peer;
   entry.connected_at_ns = conn.connected_at_ns;
@@ -53,8 +54,9 @@ ucs_status_t handle_register(ProgressThread& t, Conn& conn, OpCtx* ctx, const wi
     spdlog::info("thread {}: endpoint of client '{}' ({}):\n{}", t.index(), conn.client_id, conn.peer,
                  conn.ep.info());
 
-  if (result.replaced && result.replaced->ep != conn.ep.get())
+  if (result.replaced && (result.replaced->thread != t.index() || result.replaced->conn != conn.id))
     server.close_client(*result.replaced, wire::CloseReason::kReplaced);
+  if (result.over_capacity) server.note_over_capacity();
   for (const auto& evicted : result.evicted) server.close_client(evicted, wire::CloseReason::kEviction);
   return UCS_OK;
 }

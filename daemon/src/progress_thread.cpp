@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "benchfs/core/clock.hpp"
 #include "handlers.hpp"
 #include "server_impl.hpp"
@@ -22,6 +24,7 @@ ProgressThread::ProgressThread(ServerImpl& server, uint32_t index, const net::Co
                   ServerFacts{server.node(), server.server_count(), server.chunk_size(), server.capacity()}),
       server_(server),
       index_(index),
+      drop_(value_or_throw(parse_drop_reply(server.options().drop_reply))),
       reply_ep_session_(wire::reply_ep_session(server.secret())),
       worker_(ctx, mode, "benchfs-progress-" + std::to_string(index)),
       poll_(poll),
@@ -72,7 +75,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
     work += drain_inbox();
     work += run_deferred();
     if (stop_) {
-      if ((closing_.empty() && deferred_close_.empty()) || now_ns() >= drain_deadline_ns_) break;
+      if (retiring_.empty() || now_ns() >= drain_deadline_ns_) break;
     }
     idler.after_pass(
         work > 0, [this] { return inbox_.size_approx() > 0 || !failed_.empty(); }, stop_ ? 10 : kMaxSleepMs);
@@ -112,44 +115,17 @@ size_t ProgressThread::drain_inbox() {
 size_t ProgressThread::run_deferred() {
   size_t work = 0;
   if (!failed_.empty()) {
-    std::vector<FailedEp> failed;
+    std::vector<uint64_t> failed;
     failed.swap(failed_);
-    for (const FailedEp& f : failed) {
-      Conn* conn = find_conn(f.ep);
-      if (conn == nullptr || conn->id != f.conn_id) continue;
+    for (uint64_t id : failed) {
+      Conn* conn = find_by_id(id);
+      if (conn == nullptr || conn->state != Conn::State::kOpen) continue;
       ++stats_.ep_errors;
-      close_conn(f.ep, /*notify=*/false, wire::CloseReason::kError);
+      close_conn(*conn, /*notify=*/false, wire::CloseReason::kError);
     }
     work += failed.size();
   }
-  if (!deferred_close_.empty()) {
-    const uint64_t now = now_ns();
-    for (size_t i = 0; i < deferred_close_.size();) {
-      DeferredClose& d = deferred_close_[i];
-      if ((inflight(d.conn_id) == 0 && now >= d.not_before_ns) || now >= d.deadline_ns || stop_) {
-        ops_by_conn_.erase(d.conn_id);
-        ucs_status_ptr_t r = d.ep.close_nb();
-        if (r != nullptr) closing_.push_back(r);
-        deferred_close_[i] = std::move(deferred_close_.back());
-        deferred_close_.pop_back();
-        ++work;
-      } else {
-        ++i;
-      }
-    }
-  }
-  if (!closing_.empty()) {
-    for (size_t i = 0; i < closing_.size();) {
-      if (ucp_request_check_status(closing_[i]) != UCS_INPROGRESS) {
-        ucp_request_free(closing_[i]);
-        closing_[i] = closing_.back();
-        closing_.pop_back();
-        ++work;
-      } else {
-        ++i;
-      }
-    }
-  }
+  if (!retiring_.empty()) work += advance_closes();
   return work;
 }
 
@@ -169,107 +145,170 @@ void ProgressThread::accept(net::ConnRequest&& req) {
   conn->peer = std::move(peer);
   conn->connected_at_ns = now_ns();
   conn->ep = std::move(*ep);
-  ucp_ep_h h = conn->ep.get();
+  conn->handle = conn->ep.get();
   spdlog::debug("thread {}: accepted connection {} from {}", index_, conn->id, conn->peer);
-  conns_.emplace(h, std::move(conn));
+  by_ep_[conn->handle] = conn->id;
+  conns_.emplace(conn->id, std::move(conn));
   counters_.accepted.fetch_add(1, std::memory_order_relaxed);
 }
 
-Conn* ProgressThread::find_conn(ucp_ep_h ep) {
+Conn* ProgressThread::find_by_ep(ucp_ep_h ep) {
   // Requests tend to come in runs from one client: remember the last one.
   if (ep == last_ep_ && ep != nullptr) return last_conn_;
-  auto it = conns_.find(ep);
-  if (it == conns_.end()) return nullptr;
-  last_ep_ = ep;
-  last_conn_ = it->second.get();
-  return last_conn_;
+  auto it = by_ep_.find(ep);
+  if (it == by_ep_.end()) return nullptr;
+  Conn* c = find_by_id(it->second);
+  if (c != nullptr && c->state == Conn::State::kOpen) {
+    last_ep_ = ep;
+    last_conn_ = c;
+  }
+  return c;
 }
 
-void ProgressThread::evict(const Command& c) {
-  Conn* conn = find_conn(c.ep);
-  // The client may have gone or re-registered on this connection since.
-  if (conn == nullptr || conn->session != c.session) return;
-  spdlog::debug("thread {}: closing client '{}' ({})", index_, conn->client_id,
-                wire::close_reason_name(c.reason));
-  close_conn(c.ep, /*notify=*/true, c.reason);
+Conn* ProgressThread::find_by_id(uint64_t id) {
+  if (last_conn_ != nullptr && last_conn_->id == id) return last_conn_;
+  auto it = conns_.find(id);
+  return it == conns_.end() ? nullptr : it->second.get();
 }
 
-void ProgressThread::close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason) {
-  auto it = conns_.find(ep);
-  if (it == conns_.end()) return;
-  std::unique_ptr<Conn> conn = std::move(it->second);
-  conns_.erase(it);
-  if (last_ep_ == ep) {
+void ProgressThread::erase_conn(uint64_t id) {
+  if (last_conn_ != nullptr && last_conn_->id == id) {
     last_ep_ = nullptr;
     last_conn_ = nullptr;
   }
-  if (conn->session != 0) {
+  conns_.erase(id);
+}
+
+void ProgressThread::evict(const Command& c) {
+  Conn* conn = find_by_id(c.conn_id);
+  // The client may have gone or re-registered on this connection since.
+  if (conn == nullptr || conn->state != Conn::State::kOpen || conn->session != c.session) return;
+  spdlog::debug("thread {}: closing client '{}' ({})", index_, conn->client_id,
+                wire::close_reason_name(c.reason));
+  close_conn(*conn, /*notify=*/true, c.reason);
+}
+
+void ProgressThread::close_conn(Conn& conn, bool notify, wire::CloseReason reason) {
+  if (conn.state != Conn::State::kOpen) return;
+  conn.state = Conn::State::kDraining;
+  if (last_conn_ == &conn) {
+    last_ep_ = nullptr;
+    last_conn_ = nullptr;
+  }
+  if (conn.session != 0) {
     // Drop the registry entry unless the client has registered anew elsewhere.
-    server_.clients().erase(conn->client_id, conn->session);
+    server_.clients().erase(conn.client_id, conn.session);
   }
   if (notify) {
     wire::Notify n;
     n.reason = reason;
-    n.session = conn->session;
+    n.session = conn.session;
     // The header must outlive the send: keep it in an OpCtx until completion.
     OpCtx* ctx = acquire_ctx();
-    attach(ctx, ep, conn->id);
+    attach(ctx, conn);
+    ctx->ep = conn.handle;
     ctx->reply_hdr = wire::encode_notify(n);
     ucp_request_param_t p{};
     p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
     p.cb.send = &ProgressThread::send_done_cb;
     p.user_data = ctx;
-    ucs_status_ptr_t r =
-        ucp_am_send_nbx(ep, wire::kAmNotify, ctx->reply_hdr.data(), ctx->reply_hdr.size, nullptr, 0, &p);
+    ucs_status_ptr_t r = ucp_am_send_nbx(conn.handle, wire::kAmNotify, ctx->reply_hdr.data(),
+                                         ctx->reply_hdr.size, nullptr, 0, &p);
     if (r == nullptr || UCS_PTR_IS_ERR(r)) release_ctx(ctx);
     ++stats_.notifications;
   }
   // UCX 1.13 (with indirect ids) aborts the process ("ucp_ep.c:437
   // Assertion ... proto_reqs") when the client's disconnect completes a
   // close we asked for while UCX still tracks a request of the endpoint (64
-  // connections against capacity 16 did it within a second). So the close
-  // waits until no request of ours is in flight (the notification above
-  // among them) and UCX's own acknowledgements have had kCloseGraceNs to go
-  // out; kDeferredCloseBoundNs bounds the wait.
-  if (notify || inflight(conn->id) != 0) {
-    const uint64_t now = now_ns();
-    deferred_close_.push_back(
-        DeferredClose{std::move(conn->ep), conn->id, now + kDeferredCloseBoundNs, now + kCloseGraceNs});
-  } else {
-    ops_by_conn_.erase(conn->id);
-    ucs_status_ptr_t r = conn->ep.close_nb();
-    if (r != nullptr) closing_.push_back(r);
-  }
+  // connections against capacity 16 did it within a second). So a draining
+  // connection is closed once no request of ours is in flight (the
+  // notification above among them) and UCX's own acknowledgements have had
+  // kCloseGraceNs to go out; kDeferredCloseBoundNs bounds the wait.
+  const uint64_t now = now_ns();
+  conn.close_not_before_ns = notify || conn.inflight() != 0 ? now + kCloseGraceNs : now;
+  conn.close_deadline_ns = now + kDeferredCloseBoundNs;
   ++stats_.closed;
   counters_.live.fetch_sub(1, std::memory_order_relaxed);
+  if (conn.close_not_before_ns == now) {
+    start_close(conn);  // may erase conn
+  } else {
+    retiring_.push_back(conn.id);
+  }
+}
+
+void ProgressThread::start_close(Conn& conn) {
+  by_ep_.erase(conn.handle);
+  conn.state = Conn::State::kClosing;
+  conn.close_req = conn.ep.close_nb();
+  if (conn.close_req == nullptr) {
+    erase_conn(conn.id);
+  } else if (std::find(retiring_.begin(), retiring_.end(), conn.id) == retiring_.end()) {
+    retiring_.push_back(conn.id);
+  }
+}
+
+size_t ProgressThread::advance_closes() {
+  size_t work = 0;
+  const uint64_t now = now_ns();
+  for (size_t i = 0; i < retiring_.size();) {
+    Conn* c = find_by_id(retiring_[i]);
+    bool done = c == nullptr;
+    if (!done && c->state == Conn::State::kDraining &&
+        ((c->inflight() == 0 && now >= c->close_not_before_ns) || now >= c->close_deadline_ns || stop_)) {
+      start_close(*c);
+      c = find_by_id(retiring_[i]);
+      done = c == nullptr;
+      ++work;
+    }
+    if (!done && c->state == Conn::State::kClosing && ucp_request_check_status(c->close_req) != UCS_INPROGRESS) {
+      ucp_request_free(c->close_req);
+      c->close_req = nullptr;
+      erase_conn(c->id);
+      done = true;
+      ++work;
+    }
+    if (done) {
+      retiring_[i] = retiring_.back();
+      retiring_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+  return work;
 }
 
 void ProgressThread::begin_drain() {
   if (stop_) return;
   stop_ = true;
   drain_deadline_ns_ = now_ns() + server_.options().shutdown_timeout_ms * 1'000'000ULL;
-  std::vector<ucp_ep_h> eps;
-  eps.reserve(conns_.size());
-  for (auto& [ep, conn] : conns_) eps.push_back(ep);
-  for (ucp_ep_h ep : eps) {
-    Conn* c = find_conn(ep);
-    close_conn(ep, /*notify=*/c != nullptr && c->session != 0, wire::CloseReason::kShutdown);
-  }
+  std::vector<Conn*> open;
+  open.reserve(conns_.size());
+  for (auto& [id, conn] : conns_)
+    if (conn->state == Conn::State::kOpen) open.push_back(conn.get());
+  // close_conn may erase a connection, never another one than its own.
+  for (Conn* c : open) close_conn(*c, /*notify=*/c->session != 0, wire::CloseReason::kShutdown);
 }
 
 void ProgressThread::teardown() {
   // Whatever did not finish within the deadline is abandoned; the worker's
   // destruction releases it.
-  for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
-  closing_.clear();
-  while (!conns_.empty()) close_conn(conns_.begin()->first, false, wire::CloseReason::kShutdown);
-  for (DeferredClose& d : deferred_close_) {
-    ucs_status_ptr_t r = d.ep.close_nb();
-    if (r != nullptr) closing_.push_back(r);
+  std::vector<Conn*> open;
+  for (auto& [id, conn] : conns_)
+    if (conn->state == Conn::State::kOpen) open.push_back(conn.get());
+  for (Conn* c : open) close_conn(*c, false, wire::CloseReason::kShutdown);
+  for (auto& [id, conn] : conns_) {
+    if (conn->state == Conn::State::kDraining) {
+      conn->state = Conn::State::kClosing;
+      conn->close_req = conn->ep.close_nb();
+    }
+    if (conn->close_req != nullptr) ucp_request_free(conn->close_req);
+    conn->close_req = nullptr;
   }
-  deferred_close_.clear();
-  for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
-  closing_.clear();
+  conns_.clear();
+  by_ep_.clear();
+  retiring_.clear();
+  last_ep_ = nullptr;
+  last_conn_ = nullptr;
   // Reject hand-offs that arrived after the drain started.
   Command c;
   while (inbox_.try_pop(c)) {
@@ -289,11 +328,11 @@ void ProgressThread::ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status) {
   // Record which connection failed now: once an endpoint is closed its
   // address may be reused by the next one, so the handle alone is ambiguous
   // later. An endpoint we already closed needs nothing more.
-  Conn* conn = self->find_conn(ep);
+  Conn* conn = self->find_by_ep(ep);
   if (conn == nullptr) return;
   spdlog::debug("thread {}: connection {} from {} failed: {}", self->index_, conn->id, conn->peer,
                 ucs_status_string(status));
-  self->failed_.push_back(FailedEp{ep, conn->id});
+  self->failed_.push_back(conn->id);
 }
 
 ucs_status_t ProgressThread::am_request_cb(void* arg, const void* header, size_t header_len, void* data,
@@ -315,29 +354,25 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
     ++stats_.no_reply_ep;
     return UCS_OK;
   }
-  Conn* conn = find_conn(ep);
+  Conn* conn = find_by_ep(ep);
   if (conn == nullptr && req && req->session == reply_ep_session_ && req->op != wire::Op::kRegisterClient) {
     conn = &reply_ep_conn_;
     ++stats_.reply_ep_requests;
   }
-  if (conn == nullptr) {
+  // An endpoint already closing or closed is not ours to send on: nobody to answer.
+  if (conn == nullptr) return UCS_OK;
+  if (conn->state != Conn::State::kOpen) {
     // A connection we dropped (evicted) whose endpoint is not closed yet:
     // the client sent this before our notification reached it. Say so at
-    // once, rather than leave it to notice the close. An endpoint already
-    // closed is not ours to send on: nobody to answer.
-    for (const DeferredClose& d : deferred_close_) {
-      if (d.ep.get() == ep) {
-        ++stats_.after_close;
-        send_error_reply(ep, d.conn_id, wire::peek_op(header, header_len),
-                         wire::peek_request_id(header, header_len), ENOTCONN);
-        break;
-      }
-    }
+    // once, rather than leave it to notice the close.
+    ++stats_.after_close;
+    send_error_reply(*conn, wire::peek_op(header, header_len), wire::peek_request_id(header, header_len),
+                     ENOTCONN);
     return UCS_OK;
   }
   if (!req) {
-    send_error_reply(ep, conn->id, wire::peek_op(header, header_len),
-                     wire::peek_request_id(header, header_len), req.status().err());
+    send_error_reply(*conn, wire::peek_op(header, header_len), wire::peek_request_id(header, header_len),
+                     req.status().err());
     return UCS_OK;
   }
   OpStats& os = stats_.ops[static_cast<size_t>(req->op)];
@@ -349,7 +384,8 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
   chunks().note_activity();
 
   OpCtx* ctx = acquire_ctx();
-  attach(ctx, ep, conn->id);
+  attach(ctx, *conn);
+  ctx->ep = ep;
   ctx->op = req->op;
   ctx->request_id = req->request_id;
   ctx->t0_ticks = t0;
@@ -377,13 +413,30 @@ ucs_status_t ProgressThread::on_request(const void* header, size_t header_len, v
     }
   }
   RequestData payload{data, len, rndv, param->recv_attr};
-  return handle_request(*this, *conn, ctx, *req, payload);
+  if ((req->flags & wire::kFlagOnce) == 0 || conn == &reply_ep_conn_)
+    return handle_request(*this, *conn, ctx, *req, payload);
+  // At most once: a repeat (sent again after a lost connection) gets the
+  // first execution's reply. The ops allowed this flag reply before their
+  // handler returns, so the slot outlives the reply it records.
+  ReplyCache::Slot slot = server_.replies().enter(conn->client_id, req->request_id);
+  if (const wire::Reply* first = slot.cached()) {
+    ++stats_.once_repeats;
+    wire::Reply r = *first;
+    reply(ctx, r);
+    return UCS_OK;
+  }
+  once_ctx_ = ctx;
+  once_slot_ = &slot;
+  const ucs_status_t st = handle_request(*this, *conn, ctx, *req, payload);
+  once_ctx_ = nullptr;
+  once_slot_ = nullptr;
+  return st;
 }
 
-void ProgressThread::send_error_reply(ucp_ep_h ep, uint64_t conn_id, uint8_t op, uint64_t request_id,
-                                      int err) {
+void ProgressThread::send_error_reply(Conn& c, uint8_t op, uint64_t request_id, int err) {
   OpCtx* ctx = acquire_ctx();
-  attach(ctx, ep, conn_id);
+  attach(ctx, c);
+  ctx->ep = c.handle;
   // An undecodable op is answered as op 0; clients match replies by request id.
   ctx->op = wire::is_request_op(op) ? static_cast<wire::Op>(op) : static_cast<wire::Op>(0);
   ctx->request_id = request_id;
@@ -397,6 +450,11 @@ void ProgressThread::send_error_reply(ucp_ep_h ep, uint64_t conn_id, uint8_t op,
 bool ProgressThread::reply(OpCtx* ctx, wire::Reply& r, const void* data, size_t len) {
   r.op = ctx->op;
   r.request_id = ctx->request_id;
+  if (once_ctx_ == ctx) {
+    once_slot_->record(r);
+    once_ctx_ = nullptr;
+  }
+  if (drop_.op != 0 && drop_this(ctx)) return false;
   ctx->reply_hdr = wire::encode_reply(r);
   if (r.status != 0) ++stats_.ops[static_cast<size_t>(ctx->op)].errors;
   return send_reply(ctx, data, len);
@@ -416,8 +474,20 @@ bool ProgressThread::receive_done(OpCtx* ctx, ucs_status_t status) {
 
 Conn* ProgressThread::conn_of(const OpCtx* ctx) {
   if (ctx->conn_id == kReplyEpConnId) return &reply_ep_conn_;
-  Conn* c = find_conn(ctx->ep);
-  return (c != nullptr && c->id == ctx->conn_id) ? c : nullptr;
+  Conn* c = find_by_id(ctx->conn_id);
+  return (c != nullptr && c->state == Conn::State::kOpen) ? c : nullptr;
+}
+
+bool ProgressThread::drop_this(OpCtx* ctx) {
+  Conn* conn = conn_of(ctx);
+  if (static_cast<uint8_t>(ctx->op) != drop_.op || conn == nullptr || conn == &reply_ep_conn_) return false;
+  if (++drop_seen_ % drop_.every != 0) return false;
+  spdlog::info("thread {}: --drop-reply: dropping the reply to {} #{} and closing connection {}", index_,
+               wire::op_name(ctx->op), drop_seen_, conn->id);
+  ++stats_.dropped_replies;
+  release_ctx(ctx);
+  close_conn(*conn, /*notify=*/false, wire::CloseReason::kError);
+  return true;
 }
 
 void ProgressThread::reply_error(OpCtx* ctx, int err) {
@@ -493,21 +563,16 @@ OpCtx* ProgressThread::acquire_ctx() {
   return ctx_all_.back().get();
 }
 
-void ProgressThread::attach(OpCtx* ctx, ucp_ep_h ep, uint64_t conn_id) {
-  ctx->ep = ep;
-  ctx->conn_id = conn_id;
-  if (conn_id != 0) ++ops_by_conn_[conn_id];  // the entry lives until the connection closes
-}
-
-uint32_t ProgressThread::inflight(uint64_t conn_id) const {
-  auto it = ops_by_conn_.find(conn_id);
-  return it == ops_by_conn_.end() ? 0 : it->second;
+void ProgressThread::attach(OpCtx* ctx, Conn& c) {
+  ctx->conn_id = c.id;
+  // Only this thread writes the count: no read-modify-write needed.
+  c.activity->inflight.store(c.inflight() + 1, std::memory_order_relaxed);
 }
 
 void ProgressThread::release_ctx(OpCtx* ctx) {
   if (ctx->conn_id != 0) {
-    auto it = ops_by_conn_.find(ctx->conn_id);
-    if (it != ops_by_conn_.end() && it->second > 0) --it->second;
+    Conn* c = ctx->conn_id == kReplyEpConnId ? &reply_ep_conn_ : find_by_id(ctx->conn_id);
+    if (c != nullptr && c->inflight() > 0) c->activity->inflight.store(c->inflight() - 1, std::memory_order_relaxed);
   }
   if (ctx->am_desc != nullptr) {
     ucp_am_data_release(worker_.get(), ctx->am_desc);

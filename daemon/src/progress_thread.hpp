@@ -16,7 +16,10 @@
 #include "benchfs/net/codec.hpp"
 #include "benchfs/net/poll.hpp"
 #include "benchfs/net/ucx.hpp"
+#include "benchfs/registry/client_registry.hpp"
+#include "benchfs/server/options.hpp"
 #include "benchfs/storage/chunk_store.hpp"
+#include "reply_cache.hpp"
 #include "request_host.hpp"
 #include "stats.hpp"
 
@@ -29,7 +32,7 @@ struct Command {
   enum class Kind : uint8_t { kNone, kAccept, kEvict, kStop };
   Kind kind = Kind::kNone;
   net::ConnRequest conn;  ///< kAccept
-  ucp_ep_h ep = nullptr;  ///< kEvict: endpoint of the evicted client
+  uint64_t conn_id = 0;   ///< kEvict: connection of the evicted client
   uint64_t session = 0;   ///< kEvict: its session (ignored if it re-registered since)
   wire::CloseReason reason = wire::CloseReason::kEviction;
   /// kAccept: decremented once the request has become an endpoint or been
@@ -37,15 +40,31 @@ struct Command {
   std::atomic<uint32_t>* handed_off = nullptr;
 };
 
-/// A client connection (one endpoint on this thread's worker).
+/// A client connection: one endpoint on this thread's worker, and
+/// everything this thread knows of it, from accept to the end of its close.
+///   open      requests are served
+///   draining  dropped (evicted, failed, shutting down): requests get
+///             ENOTCONN; the endpoint is closed once none of ours is in flight
+///   closing   the endpoint's close request is in flight
 struct Conn {
-  uint64_t id = 0;
+  enum class State : uint8_t { kOpen, kDraining, kClosing };
+  uint64_t id = 0;  ///< never reused on this thread (UCX reuses endpoint handles)
+  State state = State::kOpen;
   net::Endpoint ep;
+  ucp_ep_h handle = nullptr;  ///< ep's handle, kept for the lookup once ep is closed
   std::string peer;
   uint64_t connected_at_ns = 0;
   std::string client_id;       ///< empty until REGISTER_CLIENT
   uint64_t session = 0;        ///< 0 until registered
   uint64_t last_touch_ns = 0;  ///< when the registry last heard this client was active
+  /// Requests in flight (attached OpCtx), shared with the registry entry so
+  /// that eviction can pass over a client that is working.
+  std::shared_ptr<registry::ClientActivity> activity = std::make_shared<registry::ClientActivity>();
+  uint64_t close_not_before_ns = 0;  ///< draining: not closed before (UCX's acks go out)
+  uint64_t close_deadline_ns = 0;    ///< draining: closed then even with requests in flight
+  ucs_status_ptr_t close_req = nullptr;  ///< closing
+
+  [[nodiscard]] uint32_t inflight() const { return activity->inflight.load(std::memory_order_relaxed); }
 };
 
 class ProgressThread final : public RequestHost {
@@ -82,12 +101,9 @@ class ProgressThread final : public RequestHost {
   bool receive_done(OpCtx* ctx, ucs_status_t status) override;
   /// The connection ctx was received on, if it is still open.
   Conn* conn_of(const OpCtx* ctx);
-  Conn* find_conn(ucp_ep_h ep);
   OpCtx* acquire_ctx();
-  /// Ties ctx to a connection (counted in ops_by_conn_ until release_ctx).
-  void attach(OpCtx* ctx, ucp_ep_h ep, uint64_t conn_id);
-  /// Requests of connection conn_id in flight.
-  [[nodiscard]] uint32_t inflight(uint64_t conn_id) const;
+  /// Ties ctx to connection c (counted in its in-flight requests until release_ctx).
+  void attach(OpCtx* ctx, Conn& c);
   void release_ctx(OpCtx* ctx);
 
  private:
@@ -96,7 +112,18 @@ class ProgressThread final : public RequestHost {
   size_t run_deferred();
   void accept(net::ConnRequest&& req);
   void evict(const Command& c);
-  void close_conn(ucp_ep_h ep, bool notify, wire::CloseReason reason);
+  /// Open -> draining: drops c's registration, optionally notifies the
+  /// client, and closes the endpoint now or (requests in flight, notice
+  /// sent) once they are done.
+  void close_conn(Conn& c, bool notify, wire::CloseReason reason);
+  /// Draining -> closing (or gone, when UCX closes at once).
+  void start_close(Conn& c);
+  /// Moves draining and closing connections on; returns the steps taken.
+  size_t advance_closes();
+  /// The connection with endpoint handle ep, open or draining.
+  Conn* find_by_ep(ucp_ep_h ep);
+  Conn* find_by_id(uint64_t id);
+  void erase_conn(uint64_t id);
   void begin_drain();
   void teardown();
 
@@ -107,10 +134,18 @@ class ProgressThread final : public RequestHost {
   static void ep_error_cb(void* arg, ucp_ep_h ep, ucs_status_t status);
   static void send_done_cb(void* request, ucs_status_t status, void* user_data);
   static void recv_done_cb(void* request, ucs_status_t status, size_t length, void* user_data);
-  void send_error_reply(ucp_ep_h ep, uint64_t conn_id, uint8_t op, uint64_t request_id, int err);
+  void send_error_reply(Conn& c, uint8_t op, uint64_t request_id, int err);
 
   ServerImpl& server_;
   const uint32_t index_;
+  /// The request being handled under an at-most-once slot (reply() records its reply).
+  const OpCtx* once_ctx_ = nullptr;
+  ReplyCache::Slot* once_slot_ = nullptr;
+  /// --drop-reply: the fault to inject and the replies to its op so far.
+  const DropReply drop_;
+  uint64_t drop_seen_ = 0;
+  /// True when this reply is to be dropped (fault injection).
+  bool drop_this(OpCtx* ctx);
   /// Clients of the reply_ep connection mode have no connection of ours:
   /// they reach this worker by its address and present reply_ep_session_
   /// (derived from the job secret) instead of a registered session. Their
@@ -125,30 +160,19 @@ class ProgressThread final : public RequestHost {
   ThreadCounters counters_;
   std::thread thread_;
 
-  std::unordered_map<ucp_ep_h, std::unique_ptr<Conn>> conns_;
+  /// Every connection of this thread, by id, from accept until its close
+  /// has completed: the one place a connection's state lives.
+  std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
+  /// Endpoint handle -> id for open and draining connections (UCX's
+  /// callbacks name the endpoint); an entry goes when the close starts.
+  std::unordered_map<ucp_ep_h, uint64_t> by_ep_;
+  /// Ids of the draining and closing connections (advance_closes' work list).
+  std::vector<uint64_t> retiring_;
+  /// Connections whose endpoint failed (recorded by ep_error_cb, closed by the loop).
+  std::vector<uint64_t> failed_;
   uint64_t next_conn_id_ = 1;
-  ucp_ep_h last_ep_ = nullptr;  ///< find_conn's one-entry cache
+  ucp_ep_h last_ep_ = nullptr;  ///< find_by_ep's one-entry cache (open connections only)
   Conn* last_conn_ = nullptr;
-  struct FailedEp {
-    ucp_ep_h ep;
-    uint64_t conn_id;
-  };
-  std::vector<FailedEp> failed_;           ///< recorded by ep_error_cb
-  std::vector<ucs_status_ptr_t> closing_;  ///< close requests still in flight
-  /// Requests in flight (OpCtx attached) per connection id; an entry is
-  /// made by the connection's first request and dropped when it closes (no
-  /// allocation per request).
-  std::unordered_map<uint64_t, uint32_t> ops_by_conn_;
-  /// Connections dropped but not closed yet (see close_conn): closed once
-  /// none of their requests is in flight and not before not_before_ns, or
-  /// after kDeferredCloseBoundNs.
-  struct DeferredClose {
-    net::Endpoint ep;
-    uint64_t conn_id = 0;
-    uint64_t deadline_ns = 0;
-    uint64_t not_before_ns = 0;
-  };
-  std::vector<DeferredClose> deferred_close_;
   static constexpr uint64_t kDeferredCloseBoundNs = 2'000'000'000ULL;
   static constexpr uint64_t kCloseGraceNs = 20'000'000ULL;
   std::vector<std::unique_ptr<OpCtx>> ctx_all_;  ///< owns every OpCtx ever made

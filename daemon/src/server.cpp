@@ -26,7 +26,20 @@ Status validate(const ServerOptions& o) {
     return Status(EINVAL, "--registry-shards must be between 1 and 4096");
   if (o.threads > 1024) return Status(EINVAL, "--threads must be at most 1024");
   if (auto hp = parse_host_port(o.listen); !hp) return Status(EINVAL, "--listen: " + hp.status().message());
+  if (auto d = parse_drop_reply(o.drop_reply); !d) return d.status();
   return Status();
+}
+
+Result<DropReply> parse_drop_reply(const std::string& text) {
+  if (text.empty()) return DropReply{};
+  const size_t colon = text.find(':');
+  auto n = colon == std::string::npos ? Result<uint64_t>(Status(EINVAL, "")) : parse_u64(text.substr(colon + 1));
+  const std::string name = text.substr(0, colon);
+  for (unsigned op = 1; op < wire::kOpSlots; ++op) {
+    if (wire::op_name(static_cast<wire::Op>(op)) == name && n && *n > 0)
+      return DropReply{static_cast<uint8_t>(op), *n};
+  }
+  return Status(EINVAL, "--drop-reply: expected OP:N (an op name such as create, and N >= 1), not '" + text + "'");
 }
 
 namespace {
@@ -51,7 +64,9 @@ uint64_t default_reserve(const ServerOptions& o) {
 // ------------------------------------------------------------------ ServerImpl
 
 ServerImpl::ServerImpl(const ServerOptions& opts, const Bootstrap& boot)
-    : opts_(opts), boot_(boot), clients_(opts.client_capacity, opts.registry_shards) {}
+    : opts_(opts),
+      boot_(boot),
+      clients_(opts.client_capacity, opts.registry_shards, opts.client_idle_ms * 1'000'000ULL) {}
 
 ServerImpl::~ServerImpl() { stop(); }
 
@@ -251,10 +266,24 @@ void ServerImpl::close_client(const registry::ClientEntry& e, wire::CloseReason 
   if (e.thread >= threads_.size()) return;
   Command c;
   c.kind = Command::Kind::kEvict;
-  c.ep = e.ep;
+  c.conn_id = e.conn;
   c.session = e.session;
   c.reason = reason;
   threads_[e.thread]->post(std::move(c));
+}
+
+void ServerImpl::note_over_capacity() {
+  constexpr uint64_t kWarnIntervalNs = 10'000'000'000ULL;
+  const uint64_t now = now_ns();
+  uint64_t last = over_capacity_warned_ns_.load(std::memory_order_relaxed);
+  if (last != 0 && now - last < kWarnIntervalNs) return;
+  if (!over_capacity_warned_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  const auto c = clients_.counters();
+  spdlog::warn(
+      "node {}: {} clients registered, over --client-capacity {}: none was idle for {} ms, so none was "
+      "evicted ({} registrations over capacity so far). Capacity bounds memory, not correctness; raise it "
+      "for jobs this size",
+      boot_.rank, c.live, clients_.capacity(), opts_.client_idle_ms, c.over_capacity);
 }
 
 void ServerImpl::request_stop() {
@@ -326,7 +355,10 @@ nlohmann::json ServerImpl::stats_json() const {
                    {"misses", c.misses},
                    {"evictions", c.evictions},
                    {"live", c.live},
+                   {"peak", c.peak},
+                   {"over_capacity", c.over_capacity},
                    {"capacity", clients_.capacity()},
+                   {"idle_ms", opts_.client_idle_ms},
                    {"shards", clients_.shard_count()}};
   if (chunks_ && meta_) {
     const auto cs = chunks_->stats();
@@ -373,6 +405,10 @@ nlohmann::json ServerImpl::stats_json() const {
   j["no_reply_ep"] = totals_.no_reply_ep;
   j["reply_ep_requests"] = totals_.reply_ep_requests;
   j["after_close"] = totals_.after_close;
+  j["once_repeats"] = totals_.once_repeats;
+  j["dropped_replies"] = totals_.dropped_replies;
+  const auto rc = replies_.counters();
+  j["reply_cache"] = {{"hits", rc.hits}, {"clients", rc.clients}, {"dropped_clients", rc.dropped_clients}};
   j["send_errors"] = totals_.send_errors;
   nlohmann::json per_thread = nlohmann::json::array();
   uint64_t accepted = 0;

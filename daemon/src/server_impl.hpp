@@ -16,6 +16,7 @@
 #include "benchfs/storage/chunk_store.hpp"
 #include "benchfs/storage/metadata_store.hpp"
 #include "progress_thread.hpp"
+#include "reply_cache.hpp"
 
 namespace benchfs::server {
 
@@ -39,6 +40,8 @@ class ServerImpl {
   [[nodiscard]] const std::string& address() const { return address_; }
   [[nodiscard]] unsigned thread_count() const { return static_cast<unsigned>(threads_.size()); }
   registry::ClientRegistry& clients() { return clients_; }
+  /// Replies of at-most-once requests, by client id (survives evictions).
+  ReplyCache& replies() { return replies_; }
   [[nodiscard]] uint32_t server_count() const { return boot_.size; }
   /// File data and namespace held here (shared by the progress threads).
   storage::ChunkStore& chunks() { return *chunks_; }
@@ -48,6 +51,8 @@ class ServerImpl {
 
   /// Routes the close of a replaced or evicted client to its owning thread.
   void close_client(const registry::ClientEntry& e, wire::CloseReason reason);
+  /// A registration left the registry over capacity: warns, at most every 10 s.
+  void note_over_capacity();
 
   [[nodiscard]] nlohmann::json stats_json() const;
 
@@ -74,6 +79,7 @@ class ServerImpl {
   std::vector<CoreSet> thread_cores_;
 
   registry::ClientRegistry clients_;
+  ReplyCache replies_;
   // Declared before the threads: in-flight replies hold chunk leases.
   std::unique_ptr<storage::ChunkStore> chunks_;
   std::unique_ptr<storage::MetadataStore> meta_;
@@ -92,6 +98,7 @@ class ServerImpl {
   uint64_t slow_handoffs_ = 0;
   uint64_t rejected_while_stopping_ = 0;
   uint64_t rejected_inbox_full_ = 0;
+  std::atomic<uint64_t> over_capacity_warned_ns_{0};
 
   std::atomic<bool> stop_requested_{false};
   std::mutex stop_mu_;

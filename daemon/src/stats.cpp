@@ -15,6 +15,8 @@ void ThreadStats::merge(const ThreadStats& o) {
   auth_failures += o.auth_failures;
   no_reply_ep += o.no_reply_ep;
   after_close += o.after_close;
+  once_repeats += o.once_repeats;
+  dropped_replies += o.dropped_replies;
   ep_errors += o.ep_errors;
   closed += o.closed;
   notifications += o.notifications;

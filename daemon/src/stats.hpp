@@ -44,6 +44,8 @@ struct ThreadStats {
   uint64_t writes_eager = 0;       ///< WRITE_CHUNK with eager data (copied from UCX's buffer)
   uint64_t bytes_copied = 0;       ///< payload bytes memcpy'd by the server (eager writes only)
   uint64_t reads_zero_copy = 0;    ///< READ_CHUNK replies sent from the chunk buffer
+  uint64_t dropped_replies = 0;    ///< --drop-reply: replies not sent (fault injection)
+  uint64_t once_repeats = 0;       ///< kFlagOnce requests answered with their first reply (not run again)
   uint64_t reply_ep_requests = 0;  ///< requests of reply_ep-mode clients (answered on UCX's reply endpoint)
   uint64_t idle_sleeps = 0;
   uint64_t idle_wakeups = 0;  ///< sleeps ended by an event (not by their timeout)

@@ -65,20 +65,24 @@ struct alignas(64) ClientRegistry::Shard {
     lru.splice(lru.begin(), lru, node);
   }
 
-  /// The least recent node other than the one of generation `protect` (0: none).
-  List::iterator victim(uint64_t protect) {
-    if (lru.empty()) return lru.end();
-    auto it = std::prev(lru.end());
-    if (protect != 0 && it->generation == protect) {
-      if (it == lru.begin()) return lru.end();
-      --it;
+  /// The least recent idle node other than the one of generation `protect`
+  /// (0: none): no request in flight and not used since `idle_before`
+  /// (nodes nearer the front are used more recently, so the walk stops at the
+  /// first one used since). Nodes with requests in flight are skipped.
+  List::iterator victim(uint64_t protect, uint64_t idle_before) {
+    for (auto it = lru.rbegin(); it != lru.rend(); ++it) {
+      if (protect != 0 && it->generation == protect) continue;
+      if (it->entry.activity && it->entry.activity->inflight.load(std::memory_order_relaxed) != 0) continue;
+      if (it->entry.last_used_ns >= idle_before) break;
+      return std::prev(it.base());
     }
-    return it;
+    return lru.end();
   }
 };
 
-ClientRegistry::ClientRegistry(size_t capacity, size_t shards)
+ClientRegistry::ClientRegistry(size_t capacity, size_t shards, uint64_t idle_ns)
     : capacity_(checked_capacity(capacity)),
+      idle_ns_(idle_ns),
       shard_mask_(shard_mask_for(shards)),
       shards_(std::make_unique<Shard[]>(shard_mask_ + 1)) {}
 
@@ -119,25 +123,33 @@ ClientRegistry::InsertResult ClientRegistry::insert(ClientEntry e) {
         sh.lru.pop_front();
         throw;
       }
-      size_.fetch_add(1);
+      const size_t size = size_.fetch_add(1) + 1;
+      uint64_t peak = peak_.value.load(std::memory_order_relaxed);
+      while (size > peak && !peak_.value.compare_exchange_weak(peak, size, std::memory_order_relaxed)) {
+      }
     }
   }
-  if (size_.load() > capacity_) evict_over_capacity(si, generation, result.evicted);
+  if (size_.load() > capacity_ && !evict_over_capacity(si, generation, result.evicted)) {
+    result.over_capacity = true;
+    over_capacity_.value.fetch_add(1, std::memory_order_relaxed);
+  }
   return result;
 }
 
-void ClientRegistry::evict_over_capacity(size_t own_shard, uint64_t own_generation,
+bool ClientRegistry::evict_over_capacity(size_t own_shard, uint64_t own_generation,
                                          std::vector<ClientEntry>& evicted) {
   std::lock_guard evict_lock(evict_mu_);
   while (size_.load() > capacity_) {
-    // Find the globally least recent entry: the oldest of the shard tails.
+    // Find the globally least recent idle entry: the oldest of the shards' candidates.
+    const uint64_t now = now_ns();
+    const uint64_t idle_before = now > idle_ns_ ? now - idle_ns_ : 0;
     bool found = false;
     uint64_t best_stamp = 0;
     size_t best = 0;
     for (size_t i = 0; i <= shard_mask_; ++i) {
       Shard& sh = shards_[i];
       std::lock_guard lock(sh.mu);
-      auto v = sh.victim(i == own_shard ? own_generation : 0);
+      auto v = sh.victim(i == own_shard ? own_generation : 0, idle_before);
       if (v == sh.lru.end()) continue;
       if (!found || v->stamp < best_stamp) {  // strict: equal stamps keep the lower shard index
         found = true;
@@ -145,11 +157,11 @@ void ClientRegistry::evict_over_capacity(size_t own_shard, uint64_t own_generati
         best = i;
       }
     }
-    if (!found) return;  // everything else was erased meanwhile
+    if (!found) return false;  // every other entry is active (or was erased meanwhile)
 
     Shard& sh = shards_[best];
     std::lock_guard lock(sh.mu);
-    auto v = sh.victim(best == own_shard ? own_generation : 0);
+    auto v = sh.victim(best == own_shard ? own_generation : 0, idle_before);
     // Touched, erased or replaced since the scan: look again.
     if (v == sh.lru.end() || v->stamp != best_stamp) continue;
     sh.index.erase(sh.index.find(v->entry.client_id));
@@ -158,6 +170,7 @@ void ClientRegistry::evict_over_capacity(size_t own_shard, uint64_t own_generati
     size_.fetch_sub(1);
     evictions_.value.fetch_add(1, std::memory_order_relaxed);
   }
+  return true;
 }
 
 std::optional<ClientEntry> ClientRegistry::get(std::string_view id) {
@@ -208,6 +221,8 @@ RegistryCounters ClientRegistry::counters() const {
   c.misses = misses_.value.load(std::memory_order_relaxed);
   c.evictions = evictions_.value.load(std::memory_order_relaxed);
   c.live = size();
+  c.over_capacity = over_capacity_.value.load(std::memory_order_relaxed);
+  c.peak = peak_.value.load(std::memory_order_relaxed);
   return c;
 }
 

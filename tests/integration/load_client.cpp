@@ -5,14 +5,16 @@
 // checking every echo, every read (against a model of the file's contents)
 // and every size. The registry comes from BENCHFS_REGISTRY.
 //
-// An operation that fails because the server closed the connection (eviction
-// under --client-capacity: ENOTCONN / ECONNRESET after the engine's own
-// reconnect-and-retry) is repeated, counted as an eviction retry; any other
-// failure, and a connection error that persists for kRetryWindowMs, is an
-// error. With four clients per slot the server may evict a client again
-// before its first request after registering arrives, several times in a
-// row when the machine is loaded (ASan on 2 busy cores: 8 in a row happened;
-// "max_evict_streak" reports the longest run). At the end one line:
+// plus namespace changes that must take effect exactly once: a create with
+// O_EXCL of a fresh name, a rename of it, an unlink, a mkdir and an rmdir.
+//
+// There are no retries here: the server evicts connections all the time
+// (the test runs it with --client-capacity below the connection count and
+// --client-idle-ms 0), and the engine must recover every call by itself
+// (reconnect, re-register, send again; at-most-once for the namespace
+// changes). Any failed call is an error; so is a namespace change that took
+// effect twice (EEXIST / ENOENT from its own retry) or not at all. At the
+// end one line:
 //   LOAD {"threads":..,"ops":..,"errors":..,"mismatches":..,...}
 // and exit 0 only when errors and mismatches are 0.
 //
@@ -54,12 +56,11 @@ using benchfs::faults::mono_ms;
 namespace {
 
 constexpr size_t kFileMax = 256 * 1024;  // each thread's file stays within this
-constexpr double kRetryWindowMs = 30000;
 constexpr size_t kWriteSizes[] = {100, 4096, 20000, 65536 + 123, 150000};
 
 struct Totals {
-  std::atomic<uint64_t> ops{0}, pings{0}, writes{0}, reads{0}, stats{0};
-  std::atomic<uint64_t> verified_bytes{0}, errors{0}, mismatches{0}, evict_retries{0}, max_evict_streak{0};
+  std::atomic<uint64_t> ops{0}, pings{0}, writes{0}, reads{0}, stats{0}, renames{0}, dirs{0};
+  std::atomic<uint64_t> verified_bytes{0}, errors{0}, mismatches{0};
   std::atomic<uint64_t> reconnects{0}, close_notifications{0}, engine_retries{0}, timeouts{0},
       endpoint_errors{0};
 };
@@ -74,39 +75,52 @@ void report_error(int thread, const char* op, const Status& st) {
                  st.to_string().c_str());
 }
 
-bool is_eviction(const Status& st) { return st.err() == ENOTCONN || st.err() == ECONNRESET; }
-
-// Runs f (returning Status or Result) until it succeeds, fails for a reason
-// other than eviction, or is evicted for kRetryWindowMs.
+// Runs f (returning Status or Result) once; a failure is an error.
 template <class F>
-auto with_retries(Totals& t, int thread, const char* op, F&& f) -> decltype(f()) {
-  const double give_up = mono_ms() + kRetryWindowMs;
-  for (uint64_t attempt = 0;; ++attempt) {
-    auto r = f();
-    Status st;
-    if constexpr (std::is_same_v<decltype(r), Status>) {
-      st = r;
-    } else {
-      if (!r) st = r.status();
-    }
-    if (is_eviction(st) && mono_ms() < give_up) {
-      t.evict_retries.fetch_add(1, std::memory_order_relaxed);
-      continue;
-    }
-    // The run of evictions ends here: `attempt` of them before this result.
-    uint64_t prev = t.max_evict_streak.load(std::memory_order_relaxed);
-    while (attempt > prev && !t.max_evict_streak.compare_exchange_weak(prev, attempt)) {
-    }
-    if (st.is_ok()) return r;
+auto checked(Totals& t, int thread, const char* op, F&& f) -> decltype(f()) {
+  auto r = f();
+  Status st;
+  if constexpr (std::is_same_v<decltype(r), Status>) {
+    st = r;
+  } else {
+    if (!r) st = r.status();
+  }
+  if (!st.is_ok()) {
     t.errors.fetch_add(1, std::memory_order_relaxed);
     report_error(thread, op, st);
-    return r;
   }
+  return r;
+}
+
+// A namespace round: every step must succeed exactly once. A step that ran
+// twice fails with EEXIST or ENOENT here; one that ran not at all shows in
+// the stats afterwards.
+void namespace_round(Totals& t, int index, FileSystem& fs, const std::string& base, uint64_t n) {
+  const std::string a = base + "-x" + std::to_string(n);
+  const std::string b = base + "-y" + std::to_string(n);
+  auto fd = checked(t, index, "create O_EXCL", [&] { return fs.open(a, O_WRONLY | O_CREAT | O_EXCL, 0644); });
+  if (!fd) return;
+  checked(t, index, "close", [&] { return fs.close(*fd); });
+  if (!checked(t, index, "rename", [&] { return fs.rename(a, b); })) return;
+  if (fs.stat(a).ok() || !fs.stat(b).ok()) {
+    t.mismatches.fetch_add(1);
+    report_error(index, "rename effect", Status(EIO, "source still there or destination missing"));
+  }
+  if (!checked(t, index, "unlink", [&] { return fs.unlink(b); })) return;
+  if (fs.stat(b).ok()) {
+    t.mismatches.fetch_add(1);
+    report_error(index, "unlink effect", Status(EIO, b + " still there"));
+  }
+  const std::string d = base + "-d" + std::to_string(n);
+  if (!checked(t, index, "mkdir", [&] { return fs.mkdir(d, 0755); })) return;
+  checked(t, index, "rmdir", [&] { return fs.rmdir(d); });
+  t.renames.fetch_add(1, std::memory_order_relaxed);
+  t.dirs.fetch_add(1, std::memory_order_relaxed);
 }
 
 void run_thread(int index, FileSystem& fs, const std::string& path, double deadline_ms, Totals& t) {
   std::mt19937_64 rng(std::random_device{}() ^ (static_cast<uint64_t>(index) << 32));
-  auto fd_r = with_retries(t, index, "open", [&] { return fs.open(path, O_RDWR | O_CREAT | O_TRUNC, 0644); });
+  auto fd_r = checked(t, index, "open", [&] { return fs.open(path, O_RDWR | O_CREAT | O_TRUNC, 0644); });
   if (!fd_r) return;
   const int fd = *fd_r;
   std::vector<uint8_t> model;  // the file's contents as written so far
@@ -115,11 +129,11 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
   uint64_t generation = static_cast<uint64_t>(index) << 40;
   while (mono_ms() < deadline_ms) {
     t.ops.fetch_add(1, std::memory_order_relaxed);
-    switch (rng() % 4) {
+    switch (rng() % 5) {
       case 0: {  // ping with a payload, echo checked
         const size_t len = rng() % 8192;
         fill_pattern(buf.data(), len, ++generation, 0);
-        if (!with_retries(t, index, "ping",
+        if (!checked(t, index, "ping",
                           [&] { return fs.client().ping(0, buf.data(), len, back.data()); }))
           break;
         t.pings.fetch_add(1, std::memory_order_relaxed);
@@ -130,7 +144,7 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
         const size_t len = kWriteSizes[rng() % std::size(kWriteSizes)];
         const uint64_t off = rng() % (kFileMax - len + 1);
         fill_pattern(buf.data(), len, ++generation, off);
-        auto n = with_retries(t, index, "pwrite",
+        auto n = checked(t, index, "pwrite",
                               [&] { return fs.pwrite(fd, buf.data(), len, static_cast<int64_t>(off)); });
         if (known.size() < off + len) known.resize(off + len, 1);
         if (!n || *n != len) {
@@ -144,7 +158,7 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
         if (model.size() < off + len) model.resize(off + len, 0);
         std::memcpy(model.data() + off, buf.data(), len);
         std::memset(known.data() + off, 1, len);
-        if (!with_retries(t, index, "fsync", [&] { return fs.fsync(fd); })) break;
+        if (!checked(t, index, "fsync", [&] { return fs.fsync(fd); })) break;
         t.writes.fetch_add(1, std::memory_order_relaxed);
         break;
       }
@@ -152,7 +166,7 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
         if (model.empty()) break;
         const uint64_t off = rng() % model.size();
         const size_t len = std::min<size_t>(1 + rng() % 160000, model.size() - off);
-        auto n = with_retries(t, index, "pread",
+        auto n = checked(t, index, "pread",
                               [&] { return fs.pread(fd, back.data(), len, static_cast<int64_t>(off)); });
         if (!n) break;
         t.reads.fetch_add(1, std::memory_order_relaxed);
@@ -166,8 +180,11 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
         }
         break;
       }
+      case 3:
+        namespace_round(t, index, fs, path, ++generation);
+        break;
       default: {  // stat: the size the last fsync published
-        auto a = with_retries(t, index, "stat", [&] { return fs.stat(path); });
+        auto a = checked(t, index, "stat", [&] { return fs.stat(path); });
         if (!a) break;
         t.stats.fetch_add(1, std::memory_order_relaxed);
         if (a->size != model.size()) {
@@ -180,14 +197,8 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
       }
     }
   }
-  with_retries(t, index, "close", [&] { return fs.close(fd); });
-  int unlink_attempts = 0;
-  with_retries(t, index, "unlink", [&] {
-    Status st = fs.unlink(path);
-    // A retry after a lost connection may find the first attempt done.
-    if (unlink_attempts++ > 0 && st.err() == ENOENT) return Status();
-    return st;
-  });
+  checked(t, index, "close", [&] { return fs.close(fd); });
+  checked(t, index, "unlink", [&] { return fs.unlink(path); });
 }
 
 }  // namespace
@@ -235,13 +246,12 @@ int main(int argc, char** argv) {
   fss.clear();
   std::printf(
       "LOAD {\"threads\":%d,\"ops\":%lu,\"pings\":%lu,\"writes\":%lu,\"reads\":%lu,\"stats\":%lu,"
-      "\"verified_bytes\":%lu,\"errors\":%lu,\"mismatches\":%lu,\"evict_retries\":%lu,\"reconnects\":%lu,"
-      "\"close_notifications\":%lu,\"engine_retries\":%lu,\"timeouts\":%lu,\"endpoint_errors\":%lu,"
-      "\"max_evict_streak\":%lu}\n",
-      threads, t.ops.load(), t.pings.load(), t.writes.load(), t.reads.load(), t.stats.load(),
-      t.verified_bytes.load(), t.errors.load(), t.mismatches.load(), t.evict_retries.load(),
-      t.reconnects.load(), t.close_notifications.load(), t.engine_retries.load(), t.timeouts.load(),
-      t.endpoint_errors.load(), t.max_evict_streak.load());
+      "\"renames\":%lu,\"dirs\":%lu,\"verified_bytes\":%lu,\"errors\":%lu,\"mismatches\":%lu,"
+      "\"reconnects\":%lu,\"close_notifications\":%lu,\"engine_retries\":%lu,\"timeouts\":%lu,"
+      "\"endpoint_errors\":%lu}\n",
+      threads, t.ops.load(), t.pings.load(), t.writes.load(), t.reads.load(), t.stats.load(), t.renames.load(),
+      t.dirs.load(), t.verified_bytes.load(), t.errors.load(), t.mismatches.load(), t.reconnects.load(),
+      t.close_notifications.load(), t.engine_retries.load(), t.timeouts.load(), t.endpoint_errors.load());
   std::fflush(stdout);
   return t.errors.load() == 0 && t.mismatches.load() == 0 ? 0 : 1;
 }

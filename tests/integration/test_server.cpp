@@ -146,7 +146,9 @@ TEST_F(ServerTest, EightClientsRegisterAndPingAcrossBothProgressThreads) {
 }
 
 TEST_F(ServerTest, EvictionBeyondCapacityKeepsEveryClientWorking) {
-  start(1, 2, {"--client-capacity", "4"});
+  // Idle 0: evictable whenever nothing is in flight, so 8 clients taking
+  // turns against room for 4 are evicted all the time.
+  start(1, 2, {"--client-capacity", "4", "--client-idle-ms", "0"});
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < 8; ++i) {
     clients.push_back(connect(/*prewarm=*/false));

@@ -1,6 +1,7 @@
 // ClientRegistry: LRU order, replacement, erase, counters and shard rounding.
 
 #include <cerrno>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,13 +15,11 @@ namespace reg = benchfs::registry;
 
 namespace {
 
-ucp_ep_h fake_ep(uintptr_t v) { return reinterpret_cast<ucp_ep_h>(v); }  // never dereferenced
-
 reg::ClientEntry client(const std::string& id, uint64_t session = 7, uint32_t thread = 0) {
   reg::ClientEntry e;
   e.client_id = id;
   e.thread = thread;
-  e.ep = fake_ep(0x1000 + session);
+  e.conn = 0x1000 + session;
   e.session = session;
   e.peer = "10.0.0.1:" + std::to_string(session);
   return e;
@@ -45,7 +44,7 @@ TEST(ClientRegistry, InsertGetAndRecencyOrder) {
   ASSERT_TRUE(a.has_value());
   EXPECT_EQ(a->client_id, "a");
   EXPECT_EQ(a->thread, 3u);
-  EXPECT_EQ(a->ep, fake_ep(0x1001));
+  EXPECT_EQ(a->conn, 0x1001u);
   EXPECT_EQ(a->session, 1u);
   EXPECT_EQ(a->peer, "10.0.0.1:1");
   EXPECT_GE(a->connected_at_ns, before);
@@ -114,7 +113,7 @@ TEST(ClientRegistry, ReRegisterReplacesAndReturnsTheOldEntry) {
   auto res = r.insert(client("a", 3));
   ASSERT_TRUE(res.replaced.has_value());
   EXPECT_EQ(res.replaced->session, 1u);
-  EXPECT_EQ(res.replaced->ep, fake_ep(0x1001));
+  EXPECT_EQ(res.replaced->conn, 0x1001u);
   EXPECT_TRUE(res.evicted.empty());
   EXPECT_EQ(r.size(), 2u);
   EXPECT_EQ(r.counters().evictions, 0u);
@@ -186,3 +185,52 @@ TEST(ClientRegistry, CapacityZeroThrowsEinval) {
 }
 
 }  // namespace
+
+// Soft capacity: a client with a request in flight is never evicted; the
+// least recent idle one goes instead.
+TEST(ClientRegistry, NeverEvictsAClientWithRequestsInFlight) {
+  reg::ClientRegistry r(2, 1);
+  auto busy = std::make_shared<reg::ClientActivity>();
+  auto a = client("a", 1);
+  a.activity = busy;
+  busy->inflight = 1;
+  r.insert(a);
+  r.insert(client("b", 2));
+  auto res = r.insert(client("c", 3));
+  EXPECT_EQ(ids(res.evicted), std::vector<std::string>{"b"});  // "a" is older but working
+  EXPECT_FALSE(res.over_capacity);
+  EXPECT_TRUE(r.get("a").has_value());
+  EXPECT_EQ(r.size(), 2u);
+}
+
+// When every other client is active the registry goes over capacity instead
+// of failing anyone, and says so; once they are idle, the next insert
+// brings it back.
+TEST(ClientRegistry, GoesOverCapacityWhenEveryClientIsActive) {
+  reg::ClientRegistry r(2, 4, /*idle_ns=*/3'600'000'000'000ULL);  // "recently used" = within an hour
+  r.insert(client("a", 1));
+  r.insert(client("b", 2));
+  auto res = r.insert(client("c", 3));
+  EXPECT_TRUE(res.evicted.empty());
+  EXPECT_TRUE(res.over_capacity);
+  EXPECT_EQ(r.size(), 3u);
+  const auto c = r.counters();
+  EXPECT_EQ(c.over_capacity, 1u);
+  EXPECT_EQ(c.peak, 3u);
+  EXPECT_EQ(c.evictions, 0u);
+}
+
+TEST(ClientRegistry, EvictsIdleClientsOnceTheirIdleTimeHasPassed) {
+  reg::ClientRegistry r(2, 4, /*idle_ns=*/20'000'000ULL);  // 20 ms
+  r.insert(client("a", 1));
+  r.insert(client("b", 2));
+  EXPECT_TRUE(r.insert(client("c", 3)).over_capacity);  // all used within 20 ms
+  const uint64_t until = benchfs::now_ns() + 30'000'000ULL;
+  while (benchfs::now_ns() < until) {
+  }
+  EXPECT_TRUE(r.touch("c", 3));  // c works again; a and b have been idle for 30 ms
+  auto res = r.insert(client("d", 4));
+  EXPECT_EQ(ids(res.evicted), (std::vector<std::string>{"a", "b"}));
+  EXPECT_FALSE(res.over_capacity);
+  EXPECT_EQ(r.size(), 2u);
+}

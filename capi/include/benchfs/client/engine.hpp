@@ -61,7 +61,10 @@ struct Call {
   size_t send_len = 0;
   void* recv_buf = nullptr;  ///< reply data lands here (rendezvous: straight from the network)
   size_t recv_cap = 0;
-  bool idempotent = true;  ///< may be sent again after a reconnect
+  /// True: may simply be sent again after a lost connection. False: sent
+  /// again only at most once (kFlagOnce, persistent mode), else its loss is
+  /// the caller's error.
+  bool idempotent = true;
   // ---- results ----
   Status status;      ///< local failure (timeout, connection); ok: see reply.status
   wire::Reply reply;  ///< the server's answer when status is ok
@@ -119,16 +122,17 @@ class Client {
   int server_thread(uint32_t server);
 
   /// One RPC: sends req (with send_data as its AM data) and waits for the
-  /// reply; reply data lands in recv_buf (at most recv_cap bytes). Retried
-  /// once after a reconnect when `idempotent`.
+  /// reply; reply data lands in recv_buf (at most recv_cap bytes). A lost
+  /// connection (eviction, endpoint error) is recovered within the RPC
+  /// timeout: reconnect, re-register, send again (see call_recovering).
   Result<wire::Reply> call(uint32_t server, wire::Request& req, const void* send_data, size_t send_len,
                            void* recv_buf, size_t recv_cap, bool idempotent);
 
   /// Runs every call of `calls`, at most opts.io_window at once, spread
   /// over their servers; returns once all have completed or failed (each
   /// call's status / reply says which). No call waits past rpc_timeout_ms
-  /// from the start of the batch (plus one retry for idempotent calls whose
-  /// connection was lost).
+  /// from the start of the batch, except that a call whose connection was
+  /// lost recovers (call_recovering) within a timeout of its own after it.
   void call_all(Call* calls, size_t n);
 
   [[nodiscard]] ClientStats stats() const;
@@ -143,7 +147,10 @@ class Client {
   Status ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
   [[nodiscard]] bool is_retiring(const Conn& c) const;
   void start_connect(Conn& c);
-  Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager);
+  /// Sends req on c as p. request_id 0: a new id; else the id of an
+  /// earlier attempt of the same call. `once`: at-most-once (kFlagOnce).
+  Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager,
+              uint64_t request_id = 0, bool once = false);
   Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns,
               uint64_t max_spin_ns = UINT64_MAX);
   /// Frees p's send request once UCX completed it; true when p is finished.
@@ -171,9 +178,25 @@ class Client {
   void wake_sleepers() {
     if (sleepers_ > 0) worker_->signal();
   }
+  /// One attempt of a call. *request_id (if given): the id to send with
+  /// (0: a new one, stored back).
   Result<wire::Reply> call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
                                 const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
-                                uint64_t deadline_ns, size_t* recv_len = nullptr);
+                                uint64_t deadline_ns, size_t* recv_len = nullptr, uint64_t* request_id = nullptr,
+                                bool once = false);
+  /// A call that recovers from lost connections: reconnects, re-registers
+  /// and sends again with backoff until deadline_ns. Every attempt carries
+  /// the same request id; calls that are not idempotent go at most once
+  /// (kFlagOnce: the server answers a repeat with its first reply).
+  /// request_id: the id an earlier attempt used (0: none yet).
+  Result<wire::Reply> call_recovering(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
+                                      const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
+                                      bool idempotent, uint64_t deadline_ns, size_t* recv_len = nullptr,
+                                      uint64_t request_id = 0, unsigned attempt = 0);
+  /// Waits (lock released, progressing) before recovery attempt `attempt`.
+  void back_off(std::unique_lock<std::mutex>& lock, unsigned attempt, uint64_t deadline_ns);
+  /// May a call that is not idempotent be sent again? Only with at-most-once.
+  [[nodiscard]] bool once_supported() const { return opts_.connect == ConnectMode::kPersistent; }
 
   ucs_status_t on_reply(const void* header, size_t header_len, void* data, size_t len,
                         const ucp_am_recv_param_t* param);

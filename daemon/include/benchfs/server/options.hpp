@@ -25,12 +25,20 @@ struct ServerOptions {
   uint64_t reserve = kAutoReserve;
   static constexpr uint64_t kAutoReserve = ~0ULL;
   bool huge_pages = true;         ///< advise chunk buffers for transparent huge pages
-  size_t client_capacity = 1000;  ///< ClientRegistry capacity (LRU eviction beyond)
+  /// Clients registered at once before idle ones are evicted (soft: a
+  /// server with more clients, all active, keeps them all and warns).
+  size_t client_capacity = 1000;
+  /// A client counts as idle (evictable) after this long without a request
+  /// and with none in flight.
+  uint64_t client_idle_ms = 1000;
   size_t registry_shards = 16;    ///< ClientRegistry shards (rounded to a power of two)
   net::PollMode poll = net::PollMode::kAdaptive;
   uint64_t spin_us = 2000;             ///< adaptive: the longest a progress thread spins before sleeping
   bool pin = true;                     ///< pin threads to the cores of the cpuset with hwloc
   bool debug_endpoints = false;        ///< log ucp_ep_print_info of every registered client
+  /// Fault injection (tests), "OP:N": every Nth reply to OP on each
+  /// progress thread is dropped and its connection closed. Empty: off.
+  std::string drop_reply;
   std::string stats_file;              ///< write JSON statistics here at exit ("%r" = rank;
                                        ///< without it, a multi-rank job appends ".<rank>")
   uint64_t shutdown_timeout_ms = 500;  ///< bound on telling clients and flushing endpoints
@@ -60,6 +68,13 @@ struct Bootstrap {
 
 /// Checks option values (EINVAL with a message naming the option).
 Status validate(const ServerOptions& opts);
+
+/// --drop-reply parsed: the op (a wire::Op value) and N.
+struct DropReply {
+  uint8_t op = 0;  ///< 0: off
+  uint64_t every = 0;
+};
+Result<DropReply> parse_drop_reply(const std::string& text);
 
 /// The reserve a server keeps when none is given: 1/64 of this machine's
 /// memory, at most the buffer pool and half the memory limit (384 MiB on a

@@ -103,12 +103,23 @@ inline constexpr uint32_t kFlagRenameAttach = 1u << 2;
 /// the file open nowhere; it removes the chunks other servers hold itself,
 /// if the file's size says there are any). One RPC for a small file.
 inline constexpr uint32_t kFlagUnlinkData = 1u << 4;
+/// Execute at most once: the server keeps its reply under (client id,
+/// request id) and answers a repeat of the request (the client sends it
+/// again, same id, after a lost connection) with that reply. For the
+/// namespace changes a second execution would answer differently.
+inline constexpr uint32_t kFlagOnce = 1u << 5;
+/// Ops that take kFlagOnce: they answer before their handler returns.
+constexpr bool takes_once(Op op) {
+  return op == Op::kCreate || op == Op::kUnlink || op == Op::kMkdir || op == Op::kRmdir || op == Op::kRename ||
+         op == Op::kTruncate;
+}
 /// Flags each op accepts.
 constexpr uint32_t allowed_flags(Op op) {
-  return op == Op::kRmdir    ? (kFlagRmdirPrepare | kFlagRmdirAbort)
-         : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach)
-         : op == Op::kUnlink ? kFlagUnlinkData
-                             : 0;
+  const uint32_t once = takes_once(op) ? kFlagOnce : 0;
+  return once | (op == Op::kRmdir    ? (kFlagRmdirPrepare | kFlagRmdirAbort)
+                 : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach)
+                 : op == Op::kUnlink ? kFlagUnlinkData
+                                     : 0);
 }
 
 /// File types carried in Attr::mode (POSIX S_IFMT bits) and in dirents.
