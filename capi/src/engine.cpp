@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "benchfs/core/clock.hpp"
+#include "benchfs/core/random.hpp"
 #include "benchfs/core/units.hpp"
 #include "benchfs/registry/trust.hpp"
 
@@ -132,6 +133,11 @@ Result<ClientOptions> options_from_env() {
 Client::Client(const ClientOptions& opts)
     : opts_(opts), policy_(opts.poll, kMinSpinNs, opts.spin_ns, opts.spin_ns, &pressure_) {
   if (opts_.client_id.empty()) opts_.client_id = default_client_id();
+  // Servers remember at-most-once replies by (client id, request id), also
+  // across reconnects: an engine that reuses a client id (a fixed
+  // BENCHFS_CLIENT_ID, IOR's sessions) must not reuse the ids of the one
+  // before it. Start at a random point of a 2^62 space.
+  next_request_id_ = (secure_random_u64() >> 2) + 1;
 }
 
 Result<std::unique_ptr<Client>> Client::create(const ClientOptions& opts) {
