@@ -360,8 +360,33 @@ Status Client::connect_all() {
   for (auto& c : conns_)
     if (c->state == Conn::State::kDown) start_connect(*c);  // all in flight at once
   for (auto& c : conns_)
-    if (auto st = ensure_connected(lock, *c, deadline); !st) return st;
+    if (auto st = connect_recovering(lock, *c, deadline); !st) return st;
   return Status();
+}
+
+Status Client::connect_recovering(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns) {
+  // ECONNREFUSED: nothing listens (a server that died) or the server turned
+  // the connection away (its accept queue full): a few tries, not the
+  // whole deadline, so that a dead server's error comes soon.
+  constexpr unsigned kRefusedTries = 4;
+  unsigned refused = 0;
+  for (unsigned attempt = 0;; ++attempt) {
+    if (attempt > 0) {
+      ++stats_.retries;
+      back_off(lock, attempt, deadline_ns);
+      if (now_ns() >= deadline_ns)
+        return Status(ETIMEDOUT, "connecting to node_" + std::to_string(c.index) +
+                                     ": connection lost and not regained within " +
+                                     std::to_string(opts_.rpc_timeout_ms) + " ms");
+    }
+    // Nothing is sent before the connection is up: trying again is safe.
+    // ETIMEDOUT before the deadline is UCX's endpoint timeout (a wire-up
+    // the server, flooded with connections, did not finish), not ours.
+    Status st = ensure_connected(lock, c, deadline_ns);
+    if (st || !(is_connection_error(st.err()) || (st.err() == ETIMEDOUT && now_ns() < deadline_ns) ||
+                (st.err() == ECONNREFUSED && ++refused < kRefusedTries)))
+      return st;
+  }
 }
 
 int Client::server_thread(uint32_t server) {
@@ -676,12 +701,7 @@ Result<wire::Reply> Client::call_recovering(std::unique_lock<std::mutex>& lock, 
                                             const void* send_data, size_t send_len, void* recv_buf,
                                             size_t recv_cap, bool idempotent, uint64_t deadline_ns,
                                             size_t* recv_len, uint64_t request_id, unsigned attempt) {
-  // ECONNREFUSED: nothing listens (a server that died) or the server turned
-  // the connection away (its accept queue full): a few tries, not the
-  // whole deadline, so that a dead server's error comes soon.
-  constexpr unsigned kRefusedTries = 4;
   const bool may_resend = idempotent || once_supported();
-  unsigned refused = 0;
   for (;; ++attempt) {
     if (attempt > 0) {
       ++stats_.retries;
@@ -691,14 +711,13 @@ Result<wire::Reply> Client::call_recovering(std::unique_lock<std::mutex>& lock, 
                                      ": connection lost and not regained within " +
                                      std::to_string(opts_.rpc_timeout_ms) + " ms");
     }
-    if (auto st = ensure_connected(lock, c, deadline_ns); !st) {
-      // Nothing was sent on this attempt: connecting again is safe for any op.
-      if (is_connection_error(st.err()) || (st.err() == ECONNREFUSED && ++refused < kRefusedTries)) continue;
-      return st;
-    }
+    if (auto st = connect_recovering(lock, c, deadline_ns); !st) return st;
     auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline_ns, recv_len,
                        &request_id, !idempotent);
-    const bool lost = (!r && is_connection_error(r.status().err())) || (r && r->status == -ENOTCONN);
+    // ETIMEDOUT before the deadline: UCX's endpoint timeout, a lost connection.
+    const bool lost = (!r && (is_connection_error(r.status().err()) ||
+                              (r.status().err() == ETIMEDOUT && now_ns() < deadline_ns))) ||
+                      (r && r->status == -ENOTCONN);
     if (!lost) return r;
     mark_broken(c, ENOTCONN, "connection closed by the server", /*server_closes=*/r.ok());
     if (!may_resend) return r;

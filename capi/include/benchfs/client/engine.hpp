@@ -145,6 +145,10 @@ class Client {
   Status init();
 
   Status ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
+  /// ensure_connected, tried again (with backoff) after a connection lost
+  /// while connecting or registering (evicted at once, reset) until the
+  /// deadline; a refused connection a few times only.
+  Status connect_recovering(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
   [[nodiscard]] bool is_retiring(const Conn& c) const;
   void start_connect(Conn& c);
   /// Sends req on c as p. request_id 0: a new id; else the id of an
