@@ -92,7 +92,7 @@ clients_start() {
   for p in $(seq 0 $((procs - 1))); do
     local t=$(( n / procs + (p < n % procs ? 1 : 0) ))
     BENCHFS_REGISTRY=$dir/registry "$BIN/perf/benchfs_conns" --threads "$t" --rounds "$rounds" \
-      --hold-ms "$hold" --tag "p$p" --start-file "$dir/go" >"$dir/client-$p.out" 2>"$dir/client-$p.err" &
+      --hold-ms "$hold" --tag "p$p" --start-file "$dir/go" --release-file "$dir/release" >"$dir/client-$p.out" 2>"$dir/client-$p.err" &
     clients+=($!)
   done
   NPROCS=$procs
@@ -135,7 +135,7 @@ server_stat() {  # DIR KEY (of the registry section)
 for n in ${SWEEP//,/ }; do
   dir=$work/cost-$n
   start "$dir" $((n * 4 + 1024))
-  clients_start "$dir" "$n" 4000 0
+  clients_start "$dir" "$n" 600000 0
   wait_line "$dir" CREATED
   before=$(rss_kib "$PID")
   fds_before=$(fds "$PID")
@@ -144,6 +144,7 @@ for n in ${SWEEP//,/ }; do
   sleep 1.5
   after=$(rss_kib "$PID")
   fds_after=$(fds "$PID")
+  touch "$dir/release"
   wait "${clients[@]}" || true
   clients=()
   stop_servers "$dir"

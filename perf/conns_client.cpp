@@ -51,6 +51,7 @@ struct Args {
   std::string tag = "c";
   std::string registry;
   std::string start_file;
+  std::string release_file;
 };
 
 struct Totals {
@@ -110,6 +111,7 @@ int main(int argc, char** argv) {
   app.add_option("--registry", args.registry, "Registry directory (env BENCHFS_REGISTRY)");
   app.add_option("--start-file", args.start_file,
                  "Once every client is created, wait for this file before connecting (to line processes up)");
+  app.add_option("--release-file", args.release_file, "End the hold early once this file exists");
   CLI11_PARSE(app, argc, argv);
   if (args.threads < 1 || args.rounds < 0 || args.hold_ms < 0) {
     std::fprintf(stderr, "benchfs_conns: --threads must be >= 1, --rounds and --hold-ms >= 0\n");
@@ -181,7 +183,11 @@ int main(int argc, char** argv) {
   std::printf("CONNECTED {\"threads\":%d,\"connect_ms\":%.1f,\"errors\":%lu}\n", args.threads, connect_ms,
               t.errors.load());
   std::fflush(stdout);
-  std::this_thread::sleep_for(std::chrono::milliseconds(args.hold_ms));
+  // Idle for --hold-ms, or until the release file appears.
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(args.hold_ms);
+       std::chrono::steady_clock::now() < until &&
+       (args.release_file.empty() || ::access(args.release_file.c_str(), F_OK) != 0);)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   const auto t2 = std::chrono::steady_clock::now();
   release(go);
   for (auto& th : ts) th.join();

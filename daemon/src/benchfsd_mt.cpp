@@ -45,6 +45,19 @@ size_t raise_fd_limit() {
   return rl.rlim_cur == RLIM_INFINITY ? size_t{1} << 20 : static_cast<size_t>(rl.rlim_cur);
 }
 
+// The default --client-capacity for a descriptor limit: a connection holds
+// about 2 descriptors (tcp; 1-2 more while it closes, and the socket
+// quarantine may hold a quarter of the limit), so the default is lowered
+// where the limit could not hold it.
+size_t default_client_capacity(size_t fd_limit) {
+  const size_t usable = fd_limit * 3 / 4;
+  const size_t fit = usable > 256 ? (usable - 256) / 2 : 0;
+  return std::clamp<size_t>(fit, 64, ServerOptions::kDefaultClientCapacity);
+}
+
+// Whether --client-capacity was given (else default_client_capacity applies).
+bool client_capacity_given = false;
+
 // --netns PATH, for tests that model hosts as network namespaces ("" = off).
 std::string netns_path;
 
@@ -134,10 +147,12 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
       ->capture_default_str();
   app.add_flag("--no-huge-pages{false}", opts.huge_pages,
                "Do not advise chunk buffers for transparent huge pages");
-  app.add_option("--client-capacity", opts.client_capacity,
-                 "Registered clients kept before idle ones are evicted, least recently used first. Soft: "
-                 "clients that are working are never evicted; the server goes over capacity (and warns) "
-                 "instead. Evicted clients reconnect by themselves")
+  app.add_option(
+         "--client-capacity", opts.client_capacity,
+         "Registered clients kept before idle ones are evicted, least recently used first. Soft: "
+         "clients that are working are never evicted; the server goes over capacity (and warns) "
+         "instead. Evicted clients reconnect by themselves. The default is lowered where the descriptor "
+         "limit (ulimit -n) cannot hold it")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   app.add_option("--client-idle-ms", opts.client_idle_ms,
@@ -191,6 +206,7 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
       ->check(CLI::IsMember({"auto", "on", "off"}));
   try {
     app.parse(argc, argv);
+    client_capacity_given = app.count("--client-capacity") > 0;
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
@@ -280,6 +296,17 @@ int main(int argc, char** argv) {
   }
 
   const size_t fd_limit = raise_fd_limit();
+  if (!client_capacity_given) {
+    opts.client_capacity = default_client_capacity(fd_limit);
+    if (opts.client_capacity < ServerOptions::kDefaultClientCapacity)
+      spdlog::info("node {}: --client-capacity {} (the descriptor limit, {}, holds no more)", rank,
+                   opts.client_capacity, fd_limit);
+  } else if (opts.client_capacity > default_client_capacity(fd_limit) && rank == 0) {
+    spdlog::warn(
+        "node {}: --client-capacity {} may need more descriptors than the limit ({}) allows; "
+        "raise it (ulimit -n) if connections fail with 'Too many open files'",
+        rank, opts.client_capacity, fd_limit);
+  }
   if (quarantine == "on" || (quarantine == "auto" && fdq::ucx_needs_it())) {
     // A number is held 1 s; at most a quarter of the descriptor limit is held.
     if (!fdq::enable(std::chrono::milliseconds(1000), std::max<size_t>(64, fd_limit / 4)))

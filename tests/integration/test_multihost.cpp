@@ -31,9 +31,9 @@ using benchfs::faults::fmt;
 using benchfs::faults::mono_ms;
 using benchfs::faults::Process;
 using benchfs::faults::reliability;
-using benchfs::test::NetnsJobOptions;
+using benchfs::test::JobOptions;
 using benchfs::test::NetnsNetwork;
-using benchfs::test::NetnsServerJob;
+using benchfs::test::ServerJob;
 using benchfs::test::TempDir;
 
 namespace {
@@ -89,16 +89,18 @@ class MultiHost : public ::testing::TestWithParam<Transport> {
 
   // Starts the servers (rank r in host r) and waits for the registry.
   void start_servers(std::vector<std::string> extra, bool recovery = false) {
-    NetnsJobOptions opts;
+    JobOptions opts;
+    opts.ranks = 2;
     opts.threads = 1;
+    opts.listen = "0.0.0.0:0";
+    opts.netns = "/var/run/netns/" + net_->prefix() + "s%r";
     opts.extra_args = {"--chunk-size", kChunk};
     opts.extra_args.insert(opts.extra_args.end(), extra.begin(), extra.end());
     opts.env = ucx_env();
     // Without recovery, mpirun takes the surviving rank down with a killed one.
     if (recovery) opts.env["OMPI_MCA_orte_enable_recovery"] = "1";
     opts.hard_timeout_s = 150;
-    job_ =
-        std::make_unique<NetnsServerJob>(dir_->path(), "/var/run/netns/" + net_->prefix() + "s%r", 2, opts);
+    job_ = std::make_unique<ServerJob>(dir_->path(), opts);
     const auto ready = job_->wait_ready(60000);
     ASSERT_TRUE(ready.is_ok()) << ready.to_string();
   }
@@ -122,7 +124,7 @@ class MultiHost : public ::testing::TestWithParam<Transport> {
 
   std::unique_ptr<TempDir> dir_;
   std::unique_ptr<NetnsNetwork> net_;
-  std::unique_ptr<NetnsServerJob> job_;
+  std::unique_ptr<ServerJob> job_;
 };
 
 std::string mh_client() { return MULTIHOST_CLIENT; }

@@ -372,28 +372,80 @@ TEST(Daemon, RejectsBadOptionsWithAClearMessage) {
   EXPECT_NE(out.find("--client-capacity"), std::string::npos);
 }
 
+// A thread that waits for the one server of `registry`, pings it if asked,
+// and shuts it down.
+std::thread stop_when_ready(const std::string& registry, bool ping) {
+  return std::thread([registry, ping] {
+    auto list = registry::wait_for_servers(registry, Deadline::after_ms(30000));
+    if (!list) return;
+    ClientOptions o;
+    o.registry = registry;
+    auto c = Client::create(o);
+    if (!c.ok()) return;
+    if (ping) {
+      EXPECT_TRUE((*c)->ping(0, "single", 6, nullptr).is_ok());
+    }
+    EXPECT_TRUE((*c)->shutdown_server(0).is_ok());
+  });
+}
+
 TEST(Daemon, RunsAsAnMpiSingleton) {
   TempDir dir("benchfs-single");
   test::set_test_environment();
   // No mpirun: MPI_Init makes this process a one-rank job.
   std::string out;
-  std::thread stopper([&] {
-    auto list = registry::wait_for_servers(dir.sub("registry"), Deadline::after_ms(30000));
-    if (!list) return;
-    ClientOptions o;
-    o.registry = dir.sub("registry");
-    auto c = Client::create(o);
-    if (c.ok()) {
-      EXPECT_TRUE((*c)->ping(0, "single", 6, nullptr).is_ok());
-      EXPECT_TRUE((*c)->shutdown_server(0).is_ok());
-    }
-  });
+  std::thread stopper = stop_when_ready(dir.sub("registry"), /*ping=*/true);
   const int rc = test::run_command(
       {test::benchfsd_path(), "--registry", dir.sub("registry"), "--threads", "1", "--listen", "127.0.0.1:0"},
       60000, &out);
   stopper.join();
   EXPECT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("published 1 server"), std::string::npos) << out;
+}
+
+// The default --client-capacity (4096) shrinks to what the descriptor limit
+// holds (~2 per connection, a quarter kept for the socket quarantine); one
+// given explicitly is kept, with a warning.
+TEST(Daemon, DefaultClientCapacityFitsTheDescriptorLimit) {
+  test::set_test_environment();
+  for (const bool given : {false, true}) {
+    TempDir dir(given ? "benchfs-cap-given" : "benchfs-cap-default");
+    std::thread stopper = stop_when_ready(dir.sub("registry"), /*ping=*/false);
+    std::vector<std::string> cmd = {"prlimit",
+                                    "--nofile=1024:1024",
+                                    test::benchfsd_path(),
+                                    "--registry",
+                                    dir.sub("registry"),
+                                    "--threads",
+                                    "1",
+                                    "--listen",
+                                    "127.0.0.1:0",
+                                    "--reserve",
+                                    "0",
+                                    "--log-level",
+                                    "info",
+                                    "--stats",
+                                    dir.sub("stats.json")};
+    if (given) {
+      cmd.push_back("--client-capacity");
+      cmd.push_back("5000");
+    }
+    std::string out;
+    const int rc = test::run_command(cmd, 60000, &out);
+    stopper.join();
+    ASSERT_EQ(rc, 0) << out;
+    std::ifstream in(dir.sub("stats.json"));
+    const auto j = nlohmann::json::parse(in);
+    if (given) {
+      EXPECT_EQ(j["registry"]["capacity"].get<size_t>(), 5000u);
+      EXPECT_NE(out.find("may need more descriptors than the limit (1024)"), std::string::npos) << out;
+    } else {
+      EXPECT_EQ(j["registry"]["capacity"].get<size_t>(), 256u);  // (1024 * 3 / 4 - 256) / 2
+      EXPECT_NE(out.find("--client-capacity 256 (the descriptor limit, 1024, holds no more)"),
+                std::string::npos)
+          << out;
+    }
+  }
 }
 
 TEST_F(ServerTest, PingEchoesEverySizeUpTo4MiB) {

@@ -234,21 +234,18 @@ int run_command(const std::vector<std::string>& argv, int timeout_ms, std::strin
 ServerJob::ServerJob(const std::string& dir, const JobOptions& opts)
     : dir_(dir), registry_(dir + "/registry"), opts_(opts) {
   set_test_environment();
-  std::vector<std::string> argv = {"mpirun",
-                                   "-np",
-                                   std::to_string(opts.ranks),
-                                   "--bind-to",
-                                   "none",
-                                   "--oversubscribe",
-                                   benchfsd_path(),
-                                   "--registry",
-                                   registry_,
-                                   "--listen",
-                                   "127.0.0.1:0",
-                                   "--stats",
-                                   dir + "/stats.json.%r",
-                                   "--threads",
-                                   std::to_string(opts.threads)};
+  std::vector<std::string> argv;
+  if (opts.hard_timeout_s > 0) argv = {"timeout", "-k", "5", std::to_string(opts.hard_timeout_s)};
+  for (const std::string& a :
+       {std::string("mpirun"), std::string("-np"), std::to_string(opts.ranks), std::string("--bind-to"),
+        std::string("none"), std::string("--oversubscribe"), benchfsd_path(), std::string("--registry"),
+        registry_, std::string("--listen"), opts.listen, std::string("--stats"), dir + "/stats.json.%r",
+        std::string("--threads"), std::to_string(opts.threads)})
+    argv.push_back(a);
+  if (!opts.netns.empty()) {
+    argv.push_back("--netns");
+    argv.push_back(opts.netns);
+  }
   for (const auto& a : opts.extra_args) argv.push_back(a);
   const int fd = ::open((dir + "/servers.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
   pid_ = spawn(argv, fd, opts.env);
@@ -349,6 +346,12 @@ std::vector<pid_t> ServerJob::server_pids() const {
       out.push_back(p);
   }
   return out;
+}
+
+pid_t ServerJob::server_pid(int rank) const {
+  for (pid_t p : server_pids())
+    if (mpi_rank_of(p) == rank) return p;
+  return -1;
 }
 
 // ------------------------------------------------------------------ RawClient

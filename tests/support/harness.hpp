@@ -39,6 +39,13 @@ struct JobOptions {
   unsigned threads = 2;
   std::vector<std::string> extra_args;
   std::map<std::string, std::string> env;
+  std::string listen = "127.0.0.1:0";
+  /// benchfsd_mt --netns PATTERN (%r = rank; tests/support/netns.hpp): each
+  /// server in a network namespace of its own. Empty: none.
+  std::string netns;
+  /// > 0: mpirun runs under `timeout -k 5 <this>`, so it never outlives a
+  /// forgotten test.
+  int hard_timeout_s = 0;
 };
 
 /// A benchfsd_mt job: `mpirun -np ranks --bind-to none benchfsd_mt ...` with
@@ -68,6 +75,8 @@ class ServerJob {
   [[nodiscard]] nlohmann::json stats(int rank) const;
   /// PIDs of the benchfsd_mt processes of this job.
   [[nodiscard]] std::vector<pid_t> server_pids() const;
+  /// PID of rank's benchfsd_mt, -1 if none.
+  [[nodiscard]] pid_t server_pid(int rank) const;
 
  private:
   std::string dir_;

@@ -61,48 +61,4 @@ class NetnsNetwork {
   bool up_ = false;
 };
 
-struct NetnsJobOptions {
-  unsigned threads = 1;
-  std::vector<std::string> extra_args;
-  std::map<std::string, std::string> env;
-  /// mpirun is started under `timeout -k 5 <this>`: never outlives a
-  /// forgotten test.
-  int hard_timeout_s = 120;
-};
-
-/// `mpirun -np ranks --bind-to none benchfsd_mt --netns <netns_pattern>
-/// --listen 0.0.0.0:0 ...` (netns_pattern with %r for the rank), registry in
-/// <dir>/registry, log in <dir>/servers.log, stats in <dir>/stats.json.<rank>.
-/// The destructor terminates the job (SIGKILL to its tree if it must).
-class NetnsServerJob {
- public:
-  NetnsServerJob(const std::string& dir, const std::string& netns_pattern, int ranks,
-                 const NetnsJobOptions& opts);
-  ~NetnsServerJob();
-  NetnsServerJob(const NetnsServerJob&) = delete;
-  NetnsServerJob& operator=(const NetnsServerJob&) = delete;
-
-  [[nodiscard]] const std::string& registry() const { return registry_; }
-  /// Waits until the registry is ready (and the job still runs).
-  Status wait_ready(int timeout_ms);
-  [[nodiscard]] registry::ServerList servers() const;
-  [[nodiscard]] bool running();
-  /// PID of rank's benchfsd_mt, -1 if none.
-  [[nodiscard]] pid_t server_pid(int rank) const;
-  /// SIGTERM to every server; mpirun's exit status, or -1 when the job had
-  /// to be killed after timeout_ms.
-  int terminate(int timeout_ms);
-  void kill_all();
-  [[nodiscard]] std::string log() const;
-  [[nodiscard]] nlohmann::json stats(int rank) const;
-
- private:
-  int wait_exit(int timeout_ms);
-  std::string dir_;
-  std::string registry_;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int status_ = -1;
-};
-
 }  // namespace benchfs::test

@@ -27,7 +27,12 @@ struct ServerOptions {
   bool huge_pages = true;         ///< advise chunk buffers for transparent huge pages
   /// Clients registered at once before idle ones are evicted (soft: a
   /// server with more clients, all active, keeps them all and warns).
-  size_t client_capacity = 1000;
+  /// benchfsd_mt lowers the default where the descriptor limit is too small
+  /// for it (default_client_capacity).
+  size_t client_capacity = kDefaultClientCapacity;
+  /// Room for 16 nodes x 256 ranks on every server; a registered client
+  /// costs the server ~5-7 KiB and ~2 descriptors over tcp (perf/connections.sh).
+  static constexpr size_t kDefaultClientCapacity = 4096;
   /// A client counts as idle (evictable) after this long without a request
   /// and with none in flight.
   uint64_t client_idle_ms = 1000;
