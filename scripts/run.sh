@@ -5,6 +5,8 @@
 # every byte verified) and an mdtest-like metadata run, shuts the servers
 # down and prints a summary.
 #   SERVERS=2 THREADS=1 CLIENTS=2 SIZES=8,4k,64k,1m COUNT=10000 XFER=1m BLOCK=16m FILES=1000 scripts/run.sh
+# Its work directory (registry, server logs, statistics) is removed at the
+# end unless KEEP=1, or the run failed; then the last line names it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVERS=${SERVERS:-2}
@@ -15,20 +17,43 @@ CLIENTS=${CLIENTS:-2}
 XFER=${XFER:-1m}
 BLOCK=${BLOCK:-16m}
 FILES=${FILES:-1000}
-bash scripts/build.sh release --target benchfsd_mt benchfs_bench >/dev/null
-source scripts/env.sh
-bin=build/release
+KEEP=${KEEP:-0}
 work=$(mktemp -d /tmp/benchfs-run.XXXXXX)
 registry=$work/registry
 job=
+done_ok=0
 cleanup() {
   if [[ -n "$job" ]] && kill -0 "$job" 2>/dev/null; then
     kill -TERM "$job" 2>/dev/null || true
     sleep 2
     kill -KILL "$job" 2>/dev/null || true
   fi
+  if [[ $done_ok == 1 && $KEEP != 1 ]]; then
+    rm -rf "$work"
+  else
+    echo "work directory kept: $work"
+  fi
 }
 trap cleanup EXIT
+
+# step LOG MESSAGE COMMAND...: runs COMMAND with its output in LOG; on
+# failure shows the end of LOG.
+step() {
+  local log=$1 msg=$2
+  shift 2
+  echo "== $msg"
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    echo "failed: $msg (whole output in $log)" >&2
+    return 1
+  fi
+}
+step "$work/deps.log" "dependencies (Debian packages; installs what is missing, minutes on a new machine)" \
+  bash scripts/deps.sh
+step "$work/build.log" "building benchfsd_mt and benchfs_bench (build/release; ~5-10 min the first time)" \
+  bash scripts/build.sh release --target benchfsd_mt benchfs_bench
+source scripts/env.sh
+bin=build/release
 
 echo "== starting $SERVERS benchfsd_mt server(s), $THREADS progress thread(s) each; registry $registry"
 mpirun -np "$SERVERS" --bind-to none --oversubscribe "$bin/daemon/benchfsd_mt" \
@@ -74,5 +99,6 @@ for r in range(n):
           f"store at exit: {st.get('files', 0)} files, {st.get('chunks', 0)} chunks, "
           f"{st.get('bytes_used', 0)} bytes")
 PY
-echo "servers exited with status $rc; logs and statistics in $work"
+echo "servers exited with status $rc"
+[[ $rc == 0 ]] && done_ok=1
 exit "$rc"

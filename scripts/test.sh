@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Builds BenchFS and runs its tests: the whole suite (unit, integration,
 # stress) in the release, asan (ASan+UBSan) and tsan presets, and the
-# libFuzzer targets (clang) in the fuzz preset, each for a bounded time.
+# libFuzzer targets (clang) in the fuzz preset, each for a bounded time, and
+# a build-only check that a plain `cmake -DCMAKE_BUILD_TYPE=Release` build
+# (no preset, warnings not errors) of the server and library works.
 # Installs missing Debian packages first.
 #   scripts/test.sh            everything (what CI runs)
 #   PRESETS=release scripts/test.sh    only some presets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-PRESETS=${PRESETS:-"release asan tsan fuzz"}
+PRESETS=${PRESETS:-"plain release asan tsan fuzz"}
 bash scripts/deps.sh
 failed=()
 start=$(date +%s)
@@ -24,8 +26,19 @@ run_ctest() {  # preset, ctest args...
 
 for preset in $PRESETS; do
   echo "== build ($preset)"
-  if [[ ! -f build/$preset/build.ninja ]]; then cmake --preset "$preset" >/dev/null; fi
+  if [[ $preset != plain && ! -f build/$preset/build.ninja ]]; then cmake --preset "$preset" >/dev/null; fi
   case $preset in
+    plain)
+      # What a user who ignores the presets gets (GCC's -O3 false positives
+      # must not stop it).
+      if [[ ! -f build/plain/build.ninja ]]; then
+        cmake -S . -B build/plain -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+      fi
+      if ! cmake --build build/plain -j "$(nproc)" --target benchfsd_mt benchfs; then
+        failed+=("plain: cmake -DCMAKE_BUILD_TYPE=Release build")
+      fi
+      continue
+      ;;
     tsan)
       # ThreadSanitizer: the whole suite, servers and clients instrumented.
       # UCX's memory-event hooks (libucm) crash TSan's interceptors from the

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -161,6 +162,7 @@ void ServerImpl::start() {
 
   std::string host = opts_.advertise;
   if (host.empty()) host = listener_->bound().is_wildcard() ? net::default_advertise_host() : listen.host;
+  warn_if_unreachable(host);
   const uint16_t port = listener_->bound().port();
   address_ = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   // Clients may come once the list has us: by then the reserve is full, or
@@ -176,6 +178,21 @@ void ServerImpl::start() {
   }
   spdlog::info("node {}: listening on {} (advertised {}), chunk size {}", boot_.rank,
                listener_->bound().to_string(), address_, format_size(chunk_size_));
+}
+
+// Clients whose UCX may use only the devices of UCX_NET_DEVICES (the same
+// setting as ours, under one mpirun) cannot reach an address on another
+// device; "No route to host" at their end says little, so say it here.
+void ServerImpl::warn_if_unreachable(const std::string& host) const {
+  const char* devices = std::getenv("UCX_NET_DEVICES");
+  const auto allowed = net::allowed_net_devices(devices);
+  if (allowed.empty()) return;
+  const std::string dev = net::interface_of(host);
+  if (std::find(allowed.begin(), allowed.end(), dev) != allowed.end()) return;
+  spdlog::warn(
+      "node {}: advertised address {} is {}, not on a device UCX_NET_DEVICES={} allows: clients with that "
+      "setting cannot reach it (give --listen or --advertise an address of those devices)",
+      boot_.rank, host, dev.empty() ? "on no interface of this host" : "on " + dev, devices);
 }
 
 void ServerImpl::conn_cb(ucp_conn_request_h req, void* arg) {

@@ -60,6 +60,8 @@ class ServerImpl {
   static void conn_cb(ucp_conn_request_h req, void* arg);
   void log_reserve(bool full) const;
   void on_conn_request(ucp_conn_request_h req);
+  /// Warns when `host` is on no device UCX_NET_DEVICES allows.
+  void warn_if_unreachable(const std::string& host) const;
   void accept_loop();
   void hand_off_arrived();
   void plan_threads();

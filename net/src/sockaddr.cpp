@@ -6,7 +6,9 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace benchfs::net {
 
@@ -71,7 +73,57 @@ Result<SockAddr> resolve(const std::string& host, uint16_t port) {
   return out;
 }
 
+namespace {
+
+// IPv4 addresses of this host's interfaces, in getifaddrs order:
+// (interface name, numeric address).
+std::vector<std::pair<std::string, std::string>> ipv4_interfaces() {
+  std::vector<std::pair<std::string, std::string>> out;
+  ifaddrs* ifs = nullptr;
+  if (getifaddrs(&ifs) != 0) return out;
+  for (ifaddrs* i = ifs; i != nullptr; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || i->ifa_name == nullptr) continue;
+    char buf[INET_ADDRSTRLEN] = {};
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
+    out.emplace_back(i->ifa_name, buf);
+  }
+  freeifaddrs(ifs);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> allowed_net_devices(const char* devices) {
+  std::vector<std::string> out;
+  if (devices == nullptr) return out;
+  std::string all(devices);
+  for (size_t at = 0; at <= all.size();) {
+    size_t comma = all.find(',', at);
+    if (comma == std::string::npos) comma = all.size();
+    std::string dev = all.substr(at, comma - at);
+    if (const size_t colon = dev.find(':'); colon != std::string::npos) dev.resize(colon);
+    if (dev == "all") return {};
+    if (!dev.empty()) out.push_back(dev);
+    at = comma + 1;
+  }
+  return out;
+}
+
+std::string interface_of(const std::string& host) {
+  auto r = resolve(host, 0);
+  if (!r || r->storage.ss_family != AF_INET) return "";
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&r->storage)->sin_addr, buf, sizeof buf);
+  for (const auto& [name, addr] : ipv4_interfaces())
+    if (addr == buf) return name;
+  return "";
+}
+
 std::string default_advertise_host() {
+  const auto ifs = ipv4_interfaces();
+  for (const std::string& dev : allowed_net_devices(std::getenv("UCX_NET_DEVICES")))
+    for (const auto& [name, addr] : ifs)
+      if (name == dev) return addr;
   char name[256] = {};
   if (gethostname(name, sizeof name - 1) == 0) {
     auto r = resolve(name, 0);
@@ -84,21 +136,9 @@ std::string default_advertise_host() {
       }
     }
   }
-  ifaddrs* ifs = nullptr;
-  std::string found = "127.0.0.1";
-  if (getifaddrs(&ifs) == 0) {
-    for (ifaddrs* i = ifs; i != nullptr; i = i->ifa_next) {
-      if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
-      const auto* in = reinterpret_cast<const sockaddr_in*>(i->ifa_addr);
-      if ((ntohl(in->sin_addr.s_addr) >> 24) == 127) continue;
-      char buf[INET_ADDRSTRLEN] = {};
-      inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
-      found = buf;
-      break;
-    }
-    freeifaddrs(ifs);
-  }
-  return found;
+  for (const auto& [ifname, addr] : ifs)
+    if (addr.rfind("127.", 0) != 0) return addr;
+  return "127.0.0.1";
 }
 
 }  // namespace benchfs::net

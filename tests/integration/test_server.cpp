@@ -38,11 +38,13 @@ class ServerTest : public ::testing::Test {
     }
   }
 
-  void start(int ranks, unsigned threads, std::vector<std::string> extra = {}) {
+  void start(int ranks, unsigned threads, std::vector<std::string> extra = {},
+             const std::string& listen = "127.0.0.1:0") {
     JobOptions opts;
     opts.ranks = ranks;
     opts.threads = threads;
     opts.extra_args = std::move(extra);
+    opts.listen = listen;
     job_ = std::make_unique<ServerJob>(dir_.path(), opts);
     const Status st = job_->wait_ready(60000);
     ASSERT_TRUE(st.is_ok()) << st.to_string();
@@ -446,6 +448,31 @@ TEST(Daemon, DefaultClientCapacityFitsTheDescriptorLimit) {
           << out;
     }
   }
+}
+
+// Without --listen the server listens on every interface and advertises an
+// address of the devices UCX_NET_DEVICES allows (lo here, as the tests and
+// scripts/env.sh set it), which the clients, restricted alike, reach. An
+// address on no such device is advertised as asked, with a warning.
+TEST_F(ServerTest, DefaultListenAdvertisesAnAddressClientsCanReach) {
+  start(1, 1, {}, "0.0.0.0:0");
+  const auto servers = job_->servers();
+  ASSERT_EQ(servers.servers.size(), 1u);
+  EXPECT_EQ(servers.servers[0].host, "127.0.0.1");
+  auto c = connect();
+  ASSERT_NE(c, nullptr);
+  EXPECT_TRUE(ping_checked(*c, 0, 100, 1).is_ok());
+  EXPECT_EQ(job_->log().find("not on a device UCX_NET_DEVICES"), std::string::npos) << job_->log();
+  c.reset();
+  ASSERT_EQ(job_->terminate(20000), 0);
+
+  job_.reset();
+  start(1, 1, {"--advertise", "192.0.2.77"}, "0.0.0.0:0");  // TEST-NET-1: on no interface here
+  EXPECT_EQ(job_->servers().servers[0].host, "192.0.2.77");
+  EXPECT_NE(job_->log().find("advertised address 192.0.2.77 is on no interface of this host, not on a device "
+                             "UCX_NET_DEVICES=lo allows"),
+            std::string::npos)
+      << job_->log();
 }
 
 TEST_F(ServerTest, PingEchoesEverySizeUpTo4MiB) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "benchfs/core/status.hpp"
 
@@ -24,9 +25,19 @@ struct SockAddr {
 Result<SockAddr> resolve(const std::string& host, uint16_t port);
 /// Copies a sockaddr of any family into a SockAddr.
 SockAddr from_sockaddr(const sockaddr* sa);
-/// An IPv4 address of this host to advertise when listening on a wildcard:
-/// the address gethostname() resolves to when it is not loopback, else the
-/// first non-loopback interface address, else 127.0.0.1.
+/// Network interfaces UCX_NET_DEVICES (read from `devices`) lets UCX use:
+/// the names of its comma-separated entries, without a ":port" suffix (so
+/// "mlx5_0:1" gives "mlx5_0"). Empty when it is unset, empty or "all".
+std::vector<std::string> allowed_net_devices(const char* devices);
+/// The name of the interface that holds IPv4 address `host` (numeric or a
+/// name to resolve), "" if none of this host's does.
+std::string interface_of(const std::string& host);
+/// An IPv4 address of this host to advertise when listening on a wildcard.
+/// With UCX_NET_DEVICES naming devices: the first IPv4 address of the first
+/// listed device that has one (clients restricted to those devices can
+/// reach it; "lo" gives 127.0.0.1). Otherwise, or when none has an IPv4
+/// address: the address gethostname() resolves to when it is not loopback,
+/// else the first non-loopback interface address, else 127.0.0.1.
 std::string default_advertise_host();
 
 }  // namespace benchfs::net
