@@ -7,7 +7,8 @@
 #   ior/add-to-ior.sh IOR_SRC_DIR
 # Idempotent: a second run finds every edit made and changes nothing. A tree
 # whose layout it does not know is refused, with what was not found, and
-# left as it was. Tested on IOR 5fcf0ba (master, 2024) and the 4.0.0 tag.
+# left as it was, as is an IOR older than 42bb576 (2023; e.g. the 4.0.0 tag),
+# whose hook names the backend does not fit. Built and run on IOR 5fcf0ba.
 # Then build IOR against an installed libbenchfs (needs autoconf, automake,
 # libtool, pkg-config and an MPI compiler):
 #   cmake --install build/release --prefix /opt/benchfs
@@ -84,6 +85,12 @@ def edit(rel, done, at, text, what):
     else:
         plan.append((rel, i, text))
 
+# The backend fills IOR's hook table as IOR has named it since 42bb576
+# (2023: `remove`, formerly `delete`); an older IOR cannot compile it.
+if not any("(*remove)(" in l for l in files["src/aiori.h"]):
+    missing.append("src/aiori.h: no '(*remove)(' hook: an IOR older than 42bb576 (2023, e.g. 4.0.0), "
+                   "whose hooks the backend does not fit; use a newer IOR")
+
 edit("configure.ac", lambda l: "USE_BENCHFS_AIORI" in l,
      lambda ls: first(ls, lambda l: l.startswith("AC_CONFIG_FILES(")),
      CONFIGURE, "no AC_CONFIG_FILES( line to put the BenchFS check before")
@@ -114,7 +121,7 @@ if missing:
           file=sys.stderr)
     for m in missing:
         print("  " + m, file=sys.stderr)
-    print("Add the backend by hand as ior/README.md describes.", file=sys.stderr)
+    print("Use an IOR it knows (ior/README.md), or make the edits by hand as ior/README.md describes.", file=sys.stderr)
     sys.exit(1)
 
 dest = os.path.join(ior, "src", "aiori-BENCHFS.c")

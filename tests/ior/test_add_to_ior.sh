@@ -4,7 +4,8 @@
 #  1. a tree gets every edit exactly once and the backend file;
 #  2. a second run changes nothing (byte for byte);
 #  3. a tree without one of the anchors is refused with a message naming
-#     it, and is left unchanged (also src/aiori-BENCHFS.c not copied);
+#     it, and is left unchanged (also src/aiori-BENCHFS.c not copied); so
+#     is an IOR whose hook table predates the backend's (`delete`);
 #  4. a missing directory and a directory that is no IOR tree are errors.
 #   tests/ior/test_add_to_ior.sh   (ctest: ior.add_to_ior)
 set -euo pipefail
@@ -41,6 +42,9 @@ extraSOURCES  += aiori-HDFS.c
 endif
 X
   cat >"$d/src/aiori.h" <<'X'
+typedef struct ior_aiori {
+        void (*remove)(char *, aiori_mod_opt_t * module_options);
+} ior_aiori_t;
 extern ior_aiori_t dummy_aiori;
 extern ior_aiori_t posix_aiori;
 extern ior_aiori_t chfs_aiori;
@@ -103,6 +107,15 @@ if out=$(bash "$script" "$u" 2>&1); then fail "unknown layout accepted: $out"; f
 [[ $out == *"refusing"* && $out == *"src/ior.c"* && $out == *"nothing was changed"* ]] || fail "unclear refusal: $out"
 [[ $(sums "$u") == "$before" ]] || fail "refused tree was changed"
 [[ ! -e $u/src/aiori-BENCHFS.c ]] || fail "backend copied into a refused tree"
+
+# 3b. an IOR too old for the backend (hook `delete`, not `remove`): refused
+o=$work/old
+make_tree "$o"
+sed -i 's/(\*remove)(/(*delete)(/' "$o/src/aiori.h"
+before=$(sums "$o")
+if out=$(bash "$script" "$o" 2>&1); then fail "old IOR accepted: $out"; fi
+[[ $out == *"older than 42bb576"* ]] || fail "unclear refusal of an old IOR: $out"
+[[ $(sums "$o") == "$before" ]] || fail "old IOR tree was changed"
 
 # 4. not a tree
 if out=$(bash "$script" "$work/none" 2>&1); then fail "missing directory accepted"; fi
