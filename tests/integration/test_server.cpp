@@ -467,11 +467,12 @@ TEST_F(ServerTest, DefaultListenAdvertisesAnAddressClientsCanReach) {
   ASSERT_EQ(job_->terminate(20000), 0);
 
   job_.reset();
-  start(1, 1, {"--advertise", "192.0.2.77"}, "0.0.0.0:0");  // TEST-NET-1: on no interface here
-  EXPECT_EQ(job_->servers().servers[0].host, "192.0.2.77");
-  EXPECT_NE(job_->log().find("advertised address 192.0.2.77 is on no interface of this host, not on a device "
-                             "UCX_NET_DEVICES=lo allows"),
-            std::string::npos)
+  start(1, 1, {"--advertise", "198.51.100.77"}, "0.0.0.0:0");  // TEST-NET-2: on no interface here
+  EXPECT_EQ(job_->servers().servers[0].host, "198.51.100.77");
+  EXPECT_NE(
+      job_->log().find("advertised address 198.51.100.77 is on no interface of this host, not on a device "
+                       "UCX_NET_DEVICES=lo allows"),
+      std::string::npos)
       << job_->log();
 }
 

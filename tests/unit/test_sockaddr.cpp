@@ -26,7 +26,7 @@ TEST(AllowedNetDevices, ParsesUcxNetDevices) {
 
 TEST(InterfaceOf, FindsLoopbackAndNothingForAForeignAddress) {
   EXPECT_EQ(interface_of("127.0.0.1"), "lo");
-  EXPECT_EQ(interface_of("192.0.2.77"), "");  // TEST-NET-1: on no interface of a test machine
+  EXPECT_EQ(interface_of("198.51.100.77"), "");  // TEST-NET-2: on no interface of a test machine
   EXPECT_EQ(interface_of("not a host name"), "");
 }
 
