@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -32,40 +31,21 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
+#include "client_process.hpp"
 #include "fault_common.hpp"
 
 using benchfs::faults::errno_name;
 using benchfs::faults::fill_pattern;
 using benchfs::faults::first_mismatch;
 using benchfs::faults::mono_ms;
+using benchfs::faults::say;
 
 namespace {
 
 constexpr double kSafetySeconds = 300;  // never outlive a forgotten test
 
-void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void say(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::vprintf(fmt, ap);
-  va_end(ap);
-  std::fflush(stdout);
-}
-
-bool init(int prewarm) {
-  benchfs_config cfg;
-  benchfs_config_init(&cfg);
-  cfg.prewarm = prewarm;
-  cfg.wait_ready_ms = 5000;
-  const double t0 = mono_ms();
-  if (benchfs_init(&cfg) != 0) {
-    const int e = errno;
-    say("RESULT op=init err errno=%s ms=%.1f msg=%s\n", errno_name(e).c_str(), mono_ms() - t0,
-        benchfs_last_error());
-    return false;
-  }
-  return true;
-}
+// Every process here waits up to 5000 ms for the registry.
+bool init(int prewarm) { return benchfs::faults::init_client(prewarm, 5000); }
 
 [[noreturn]] void fail(const char* op, double t0, int pass) {
   const int e = errno;

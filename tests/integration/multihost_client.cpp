@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -45,38 +44,19 @@
 
 #include "benchfs/benchfs.h"
 #include "benchfs/storage/placement.hpp"
+#include "client_process.hpp"
 #include "fault_common.hpp"
 
 using benchfs::faults::errno_name;
 using benchfs::faults::fill_pattern;
 using benchfs::faults::first_mismatch;
 using benchfs::faults::mono_ms;
+using benchfs::faults::say;
 
 namespace {
 
-void say(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
-void say(const char* fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  std::vprintf(fmt, ap);
-  va_end(ap);
-  std::fflush(stdout);
-}
-
-bool init(int prewarm) {
-  benchfs_config cfg;
-  benchfs_config_init(&cfg);
-  cfg.prewarm = prewarm;
-  cfg.wait_ready_ms = 10000;
-  const double t0 = mono_ms();
-  if (benchfs_init(&cfg) != 0) {
-    const int e = errno;
-    say("RESULT op=init err errno=%s ms=%.1f msg=%s\n", errno_name(e).c_str(), mono_ms() - t0,
-        benchfs_last_error());
-    return false;
-  }
-  return true;
-}
+// Every process here waits up to 10000 ms for the registry.
+bool init(int prewarm) { return benchfs::faults::init_client(prewarm, 10000); }
 
 // One RESULT line for a call that returned rc (< 0: failed, errno saved in e).
 void result(const char* op, long long rc, int e, double t0, const std::string& note = "") {

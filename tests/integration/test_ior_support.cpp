@@ -21,9 +21,11 @@
 
 #include "benchfs/benchfs.h"
 #include "benchfs/benchfs_ior.h"
+#include "env_guard.hpp"
 #include "fs_fixture.hpp"
 #include "harness.hpp"
 
+using benchfs::test::EnvGuard;
 using benchfs::test::JobOptions;
 using benchfs::test::ServerJob;
 using benchfs::test::TempDir;
@@ -43,30 +45,6 @@ std::string clean(const char* in) {
   if (benchfs_ior_path(in, out, sizeof out) < 0) return "error: " + why();
   return out;
 }
-
-// Restores an environment variable on the way out.
-class EnvGuard {
- public:
-  explicit EnvGuard(const char* name) : name_(name) {
-    const char* v = getenv(name);
-    had_ = v != nullptr;
-    if (had_) old_ = v;
-  }
-  ~EnvGuard() {
-    if (had_) {
-      setenv(name_, old_.c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  const char* name_;
-  bool had_ = false;
-  std::string old_;
-};
 
 }  // namespace
 

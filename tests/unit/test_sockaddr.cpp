@@ -7,12 +7,14 @@
 #include <vector>
 
 #include "benchfs/net/sockaddr.hpp"
+#include "env_guard.hpp"
 
 namespace {
 
 using benchfs::net::allowed_net_devices;
 using benchfs::net::default_advertise_host;
 using benchfs::net::interface_of;
+using benchfs::test::EnvGuard;
 
 TEST(AllowedNetDevices, ParsesUcxNetDevices) {
   EXPECT_TRUE(allowed_net_devices(nullptr).empty());
@@ -29,30 +31,6 @@ TEST(InterfaceOf, FindsLoopbackAndNothingForAForeignAddress) {
   EXPECT_EQ(interface_of("198.51.100.77"), "");  // TEST-NET-2: on no interface of a test machine
   EXPECT_EQ(interface_of("not a host name"), "");
 }
-
-// Restores an environment variable at the end of a test.
-class EnvGuard {
- public:
-  explicit EnvGuard(const char* name) : name_(name) {
-    const char* v = getenv(name);
-    had_ = v != nullptr;
-    if (had_) old_ = v;
-  }
-  ~EnvGuard() {
-    if (had_) {
-      setenv(name_, old_.c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  const char* name_;
-  bool had_ = false;
-  std::string old_;
-};
 
 TEST(DefaultAdvertiseHost, FollowsUcxNetDevices) {
   EnvGuard guard("UCX_NET_DEVICES");
