@@ -1,11 +1,7 @@
 // benchfsd_mt: one BenchFS server per MPI rank (also runs as an MPI singleton).
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <mpi.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -88,16 +84,7 @@ std::string enter_netns(int rank, ServerOptions& opts) {
   if (!listen) return "";  // Server::start reports it
   auto bound = benchfs::net::resolve(listen->host, listen->port);
   if (!bound || !bound->is_wildcard()) return "";
-  ifaddrs* ifs = nullptr;
-  if (getifaddrs(&ifs) != 0) return "--netns " + path + ": getifaddrs: " + std::strerror(errno);
-  for (ifaddrs* i = ifs; i != nullptr && opts.advertise.empty(); i = i->ifa_next) {
-    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK) != 0)
-      continue;
-    char buf[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
-    opts.advertise = buf;
-  }
-  freeifaddrs(ifs);
+  opts.advertise = benchfs::net::first_non_loopback_ipv4();
   if (opts.advertise.empty()) return "--netns " + path + ": no IPv4 address to advertise (give --advertise)";
   return "";
 }

@@ -75,6 +75,12 @@ Result<SockAddr> resolve(const std::string& host, uint16_t port) {
 
 namespace {
 
+std::string ipv4_text(const sockaddr_in* in) {
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
+  return buf;
+}
+
 // IPv4 addresses of this host's interfaces, in getifaddrs order:
 // (interface name, numeric address).
 std::vector<std::pair<std::string, std::string>> ipv4_interfaces() {
@@ -83,15 +89,21 @@ std::vector<std::pair<std::string, std::string>> ipv4_interfaces() {
   if (getifaddrs(&ifs) != 0) return out;
   for (ifaddrs* i = ifs; i != nullptr; i = i->ifa_next) {
     if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET || i->ifa_name == nullptr) continue;
-    char buf[INET_ADDRSTRLEN] = {};
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, buf, sizeof buf);
-    out.emplace_back(i->ifa_name, buf);
+    out.emplace_back(i->ifa_name, ipv4_text(reinterpret_cast<const sockaddr_in*>(i->ifa_addr)));
   }
   freeifaddrs(ifs);
   return out;
 }
 
+std::string first_non_loopback(const std::vector<std::pair<std::string, std::string>>& ifs) {
+  for (const auto& [name, addr] : ifs)
+    if (addr.rfind("127.", 0) != 0) return addr;
+  return "";
+}
+
 }  // namespace
+
+std::string first_non_loopback_ipv4() { return first_non_loopback(ipv4_interfaces()); }
 
 std::vector<std::string> allowed_net_devices(const char* devices) {
   std::vector<std::string> out;
@@ -112,10 +124,9 @@ std::vector<std::string> allowed_net_devices(const char* devices) {
 std::string interface_of(const std::string& host) {
   auto r = resolve(host, 0);
   if (!r || r->storage.ss_family != AF_INET) return "";
-  char buf[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&r->storage)->sin_addr, buf, sizeof buf);
+  const std::string want = ipv4_text(reinterpret_cast<const sockaddr_in*>(&r->storage));
   for (const auto& [name, addr] : ipv4_interfaces())
-    if (addr == buf) return name;
+    if (addr == want) return name;
   return "";
 }
 
@@ -129,16 +140,11 @@ std::string default_advertise_host() {
     auto r = resolve(name, 0);
     if (r && r->storage.ss_family == AF_INET) {
       const auto* in = reinterpret_cast<const sockaddr_in*>(&r->storage);
-      if ((ntohl(in->sin_addr.s_addr) >> 24) != 127) {
-        char buf[INET_ADDRSTRLEN] = {};
-        inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf);
-        return buf;
-      }
+      if ((ntohl(in->sin_addr.s_addr) >> 24) != 127) return ipv4_text(in);
     }
   }
-  for (const auto& [ifname, addr] : ifs)
-    if (addr.rfind("127.", 0) != 0) return addr;
-  return "127.0.0.1";
+  const std::string any = first_non_loopback(ifs);
+  return any.empty() ? "127.0.0.1" : any;
 }
 
 }  // namespace benchfs::net

@@ -32,6 +32,9 @@ std::vector<std::string> allowed_net_devices(const char* devices);
 /// The name of the interface that holds IPv4 address `host` (numeric or a
 /// name to resolve), "" if none of this host's does.
 std::string interface_of(const std::string& host);
+/// The first IPv4 address of this host's interfaces that is not loopback
+/// (127/8), in getifaddrs order; "" if there is none.
+std::string first_non_loopback_ipv4();
 /// An IPv4 address of this host to advertise when listening on a wildcard.
 /// With UCX_NET_DEVICES naming devices: the first IPv4 address of the first
 /// listed device that has one (clients restricted to those devices can
