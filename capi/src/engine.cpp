@@ -52,6 +52,13 @@ bool is_connection_error(int err) {
   return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED;
 }
 
+// A call or connection attempt that failed with err lost its connection:
+// a connection error, or a timeout before the deadline (UCX's endpoint
+// timeout; ours comes only at the deadline).
+bool lost_connection(int err, uint64_t deadline_ns) {
+  return is_connection_error(err) || (err == ETIMEDOUT && now_ns() < deadline_ns);
+}
+
 // Pause before recovery attempt `attempt` (0: none): 1, 2, 4 ... 64 ms, so
 // that clients an overloaded server dropped do not all come back at once.
 uint64_t backoff_ns(unsigned attempt) {
@@ -372,19 +379,14 @@ Status Client::connect_recovering(std::unique_lock<std::mutex>& lock, Conn& c, u
   unsigned refused = 0;
   for (unsigned attempt = 0;; ++attempt) {
     if (attempt > 0) {
-      ++stats_.retries;
-      back_off(lock, attempt, deadline_ns);
-      if (now_ns() >= deadline_ns)
-        return Status(ETIMEDOUT, "connecting to node_" + std::to_string(c.index) +
-                                     ": connection lost and not regained within " +
-                                     std::to_string(opts_.rpc_timeout_ms) + " ms");
+      if (auto st = back_off(lock, attempt, deadline_ns, "connecting to node_" + std::to_string(c.index)); !st)
+        return st;
     }
     // Nothing is sent before the connection is up: trying again is safe.
-    // ETIMEDOUT before the deadline is UCX's endpoint timeout (a wire-up
-    // the server, flooded with connections, did not finish), not ours.
+    // (A timeout before the deadline is UCX's endpoint timeout: a wire-up
+    // the server, flooded with connections, did not finish.)
     Status st = ensure_connected(lock, c, deadline_ns);
-    if (st || !(is_connection_error(st.err()) || (st.err() == ETIMEDOUT && now_ns() < deadline_ns) ||
-                (st.err() == ECONNREFUSED && ++refused < kRefusedTries)))
+    if (st || !(lost_connection(st.err(), deadline_ns) || (st.err() == ECONNREFUSED && ++refused < kRefusedTries)))
       return st;
   }
 }
@@ -689,12 +691,17 @@ Result<wire::Reply> Client::call(uint32_t server, wire::Request& req, const void
                          deadline);
 }
 
-void Client::back_off(std::unique_lock<std::mutex>& lock, unsigned attempt, uint64_t deadline_ns) {
+Status Client::back_off(std::unique_lock<std::mutex>& lock, unsigned attempt, uint64_t deadline_ns,
+                        const std::string& what) {
+  ++stats_.retries;
   const uint64_t until = std::min(now_ns() + backoff_ns(attempt), deadline_ns);
   for (uint64_t now = now_ns(); now < until; now = now_ns()) {
     progress_until_idle();  // retiring endpoints and closes move on meanwhile
     sleep_on_worker(lock, static_cast<int>((until - now) / kMs + 1));
   }
+  if (now_ns() < deadline_ns) return Status();
+  return Status(ETIMEDOUT, what + ": connection lost and not regained within " +
+                               std::to_string(opts_.rpc_timeout_ms) + " ms");
 }
 
 Result<wire::Reply> Client::call_recovering(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
@@ -704,20 +711,15 @@ Result<wire::Reply> Client::call_recovering(std::unique_lock<std::mutex>& lock, 
   const bool may_resend = idempotent || once_supported();
   for (;; ++attempt) {
     if (attempt > 0) {
-      ++stats_.retries;
-      back_off(lock, attempt, deadline_ns);
-      if (now_ns() >= deadline_ns)
-        return Status(ETIMEDOUT, std::string(wire::op_name(req.op)) + " to node_" + std::to_string(c.index) +
-                                     ": connection lost and not regained within " +
-                                     std::to_string(opts_.rpc_timeout_ms) + " ms");
+      if (auto st = back_off(lock, attempt, deadline_ns,
+                             std::string(wire::op_name(req.op)) + " to node_" + std::to_string(c.index));
+          !st)
+        return st;
     }
     if (auto st = connect_recovering(lock, c, deadline_ns); !st) return st;
     auto r = call_once(lock, c, req, send_data, send_len, recv_buf, recv_cap, deadline_ns, recv_len,
                        &request_id, !idempotent);
-    // ETIMEDOUT before the deadline: UCX's endpoint timeout, a lost connection.
-    const bool lost = (!r && (is_connection_error(r.status().err()) ||
-                              (r.status().err() == ETIMEDOUT && now_ns() < deadline_ns))) ||
-                      (r && r->status == -ENOTCONN);
+    const bool lost = (!r && lost_connection(r.status().err(), deadline_ns)) || (r && r->status == -ENOTCONN);
     if (!lost) return r;
     mark_broken(c, ENOTCONN, "connection closed by the server", /*server_closes=*/r.ok());
     if (!may_resend) return r;

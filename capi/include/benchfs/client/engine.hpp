@@ -197,8 +197,11 @@ class Client {
                                       const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
                                       bool idempotent, uint64_t deadline_ns, size_t* recv_len = nullptr,
                                       uint64_t request_id = 0, unsigned attempt = 0);
-  /// Waits (lock released, progressing) before recovery attempt `attempt`.
-  void back_off(std::unique_lock<std::mutex>& lock, unsigned attempt, uint64_t deadline_ns);
+  /// Counts recovery attempt `attempt` and waits (lock released,
+  /// progressing) before it; ETIMEDOUT, naming `what`, once the deadline has
+  /// passed.
+  Status back_off(std::unique_lock<std::mutex>& lock, unsigned attempt, uint64_t deadline_ns,
+                  const std::string& what);
   /// May a call that is not idempotent be sent again? Only with at-most-once.
   [[nodiscard]] bool once_supported() const { return opts_.connect == ConnectMode::kPersistent; }
 
