@@ -24,6 +24,16 @@ start_servers() {
   SERVER_JOB=$!
 }
 
+# wait_ready DIR: until the job's registry is ready (20 s at most); when it
+# is not, prints the servers' log and fails.
+wait_ready() {
+  local dir=$1
+  for _ in $(seq 400); do [[ -f $dir/registry/server_list.ready ]] && return 0; sleep 0.05; done
+  echo "servers did not start:" >&2
+  cat "$dir/servers.log" >&2
+  return 1
+}
+
 stop_servers() {
   local dir=$1
   "$BIN/perf/benchfs_bench" shutdown --registry "$dir/registry" >/dev/null 2>&1 || true

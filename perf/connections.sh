@@ -76,8 +76,7 @@ start() {
   local dir=$1 cap=$2
   # shellcheck disable=SC2086
   start_servers "$dir" 1 1 --client-capacity "$cap" --reserve 0 --stats "$dir/stats.json" $SERVER_ARGS
-  for _ in $(seq 400); do [[ -f $dir/registry/server_list.ready ]] && break; sleep 0.05; done
-  [[ -f $dir/registry/server_list.ready ]] || { echo "server did not start:" >&2; cat "$dir/servers.log" >&2; exit 1; }
+  wait_ready "$dir" || exit 1
   PID=$(server_pid "$dir")
   sleep 0.5
 }
@@ -111,20 +110,13 @@ wait_line() {
 
 
 
-client_sum() {  # DIR KEY: sum of KEY over the CONNS (or CONNECTED) lines
+client_sum() {  # DIR KEY [max]: the sum (or the max) of KEY over the processes' CONNS lines
   python3 - "$@" <<'PY'
 import glob, json, sys
 d, key = sys.argv[1:3]
-tot, seen = 0, False
-for f in glob.glob(d + "/client-*.out"):
-    for line in open(f):
-        for tag in ("CONNS ", "CONNECTED "):
-            if line.startswith(tag):
-                j = json.loads(line[len(tag):])
-                if key in j and (tag == "CONNS " or key == "connect_ms"):
-                    tot = max(tot, j[key]) if key == "connect_ms" else tot + j[key]
-                    seen = True
-print(round(tot, 1) if seen else "")
+vals = [json.loads(line[len("CONNS "):])[key] for f in glob.glob(d + "/client-*.out") for line in open(f)
+        if line.startswith("CONNS ")]
+print(round(max(vals) if sys.argv[3:] == ["max"] else sum(vals), 1) if vals else "")
 PY
 }
 server_stat() {  # DIR KEY (of the registry section)
@@ -148,7 +140,7 @@ for n in ${SWEEP//,/ }; do
   wait "${clients[@]}" || true
   clients=()
   stop_servers "$dir"
-  echo "cost,1,$n,$((n * 4 + 1024)),$before,$after,$fds_before,$fds_after,$(client_sum "$dir" errors),,$(server_stat "$dir" evictions),$(server_stat "$dir" peak),,,$(client_sum "$dir" connect_ms),$(load | cut -d' ' -f1)" >>"$csv"
+  echo "cost,1,$n,$((n * 4 + 1024)),$before,$after,$fds_before,$fds_after,$(client_sum "$dir" errors),,$(server_stat "$dir" evictions),$(server_stat "$dir" peak),,,$(client_sum "$dir" connect_ms max),$(load | cut -d' ' -f1)" >>"$csv"
 done
 
 # Phase 2: PROCS x THREADS connections against --capacity CAP.
@@ -176,7 +168,7 @@ for run in $(seq "$RUNS"); do
   stop_servers "$dir"
   errors=$(client_sum "$dir" errors)
   [[ $rc -ne 0 && -z $errors ]] && errors="failed"
-  echo "over,$run,$n,$CAP,$before,$peak,$fds_before,$peak_fds,$errors,$(client_sum "$dir" calls),$(server_stat "$dir" evictions),$(server_stat "$dir" peak),$(server_stat "$dir" over_capacity),$(client_sum "$dir" reconnects),$(client_sum "$dir" connect_ms),$(load | cut -d' ' -f1)" >>"$csv"
+  echo "over,$run,$n,$CAP,$before,$peak,$fds_before,$peak_fds,$errors,$(client_sum "$dir" calls),$(server_stat "$dir" evictions),$(server_stat "$dir" peak),$(server_stat "$dir" over_capacity),$(client_sum "$dir" reconnects),$(client_sum "$dir" connect_ms max),$(load | cut -d' ' -f1)" >>"$csv"
   if [[ $rc -ne 0 ]]; then
     echo "run $run: a client failed:" >&2
     head -5 "$dir"/client-*.err >&2
