@@ -511,7 +511,11 @@ Result<wire::Attr> FileSystem::stat(std::string_view path) {
   auto r = meta_call(owner(path), req);
   if (!r) return refine_enoent(path, r.status());
   wire::Attr a = r->attr;
-  // Include what this process wrote and has not pushed yet.
+  add_unpushed(a);
+  return a;
+}
+
+void FileSystem::add_unpushed(wire::Attr& a) const {
   std::shared_lock lock(fds_mu_);
   for (const auto& f : fds_) {
     if (f && f->ino == a.ino) {
@@ -519,7 +523,6 @@ Result<wire::Attr> FileSystem::stat(std::string_view path) {
       a.size = std::max(a.size, f->written);
     }
   }
-  return a;
 }
 
 Result<wire::Attr> FileSystem::fstat(int fd) {
@@ -779,6 +782,21 @@ Status FileSystem::rmdir(std::string_view path) {
 
 Result<size_t> FileSystem::readdir(std::string_view path,
                                    const std::function<bool(std::string_view, bool)>& fn) {
+  return list(path, false,
+              [&](const wire::DirentView& e) { return fn(e.name, e.type == wire::FileType::kDirectory); });
+}
+
+Result<size_t> FileSystem::readdir_attrs(std::string_view path,
+                                         const std::function<bool(std::string_view, const wire::Attr&)>& fn) {
+  return list(path, true, [&](const wire::DirentView& e) {
+    wire::Attr a = e.attr;
+    if (e.type != wire::FileType::kDirectory) add_unpushed(a);
+    return fn(e.name, a);
+  });
+}
+
+Result<size_t> FileSystem::list(std::string_view path, bool attrs,
+                                const std::function<bool(const wire::DirentView&)>& fn) {
   if (auto st = check_path(path); !st) return st;
   std::vector<std::byte> buf(wire::kMaxReaddirBytes);
   size_t count = 0;
@@ -791,6 +809,7 @@ Result<size_t> FileSystem::readdir(std::string_view path,
       Call c;
       c.server = s;
       c.req.op = wire::Op::kReaddir;
+      c.req.flags = attrs ? wire::kFlagReaddirAttrs : wire::kFlagNone;
       c.req.path = path;
       c.req.cookie = cookie;
       c.req.max_entries = wire::kMaxReaddirEntries;
@@ -800,11 +819,11 @@ Result<size_t> FileSystem::readdir(std::string_view path,
       if (!c.status) return c.status;
       if (auto st = reply_status(c.reply, "readdir " + std::string(path)); !st)
         return refine_enoent(path, st);
-      auto ents = wire::decode_dirents(buf.data(), c.recv_len, c.reply.count);
+      auto ents = wire::decode_dirents(buf.data(), c.recv_len, c.reply.count, attrs);
       if (!ents) return ents.status();
       for (const auto& e : *ents) {
         ++count;
-        if (!fn(e.name, e.type == wire::FileType::kDirectory)) return count;
+        if (!fn(e)) return count;
       }
       if (c.reply.eof != 0) break;
       if (c.reply.cookie <= cookie && c.reply.count == 0)

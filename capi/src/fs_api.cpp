@@ -257,6 +257,26 @@ int benchfs_readdir(const char* path, benchfs_dirent_fn fn, void* arg) {
   });
 }
 
+int benchfs_readdir_plus(const char* path, benchfs_dirent_plus_fn fn, void* arg) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    if (fn == nullptr) return fail(EINVAL, "null callback");
+    const uint64_t chunk = use.client()->chunk_size();
+    std::string name;
+    struct stat st {};
+    auto r = use.get()->readdir_attrs(p, [&](std::string_view n, const benchfs::wire::Attr& a) {
+      name.assign(n);
+      fill_stat(a, chunk, &st);
+      return fn(arg, name.c_str(), &st) == 0;
+    });
+    if (!r) return fail(r.status());
+    return static_cast<int>(std::min<size_t>(*r, INT_MAX));
+  });
+}
+
 int benchfs_statfs(const char* path, struct statvfs* st) {
   return guarded([&]() -> int {
     Use use;

@@ -107,14 +107,21 @@ void handle_open(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
 }
 
 void handle_readdir(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
-  auto page = t.meta().readdir(req.path, req.cookie, req.max_entries, wire::kMaxReaddirBytes);
+  const bool attrs = (req.flags & wire::kFlagReaddirAttrs) != 0;
+  auto page = t.meta().readdir(req.path, req.cookie, req.max_entries, wire::kMaxReaddirBytes,
+                               wire::dirent_overhead(attrs), attrs);
   if (!page) {
     t.reply_error(ctx, page.status().err());
     return;
   }
   ctx->buf.clear();
-  for (const auto& e : page->entries)
-    wire::append_dirent(ctx->buf, e.name, e.is_dir ? wire::FileType::kDirectory : wire::FileType::kRegular);
+  for (const auto& e : page->entries) {
+    const auto type = e.is_dir ? wire::FileType::kDirectory : wire::FileType::kRegular;
+    if (attrs)
+      wire::append_dirent(ctx->buf, e.name, type, to_attr(e.inode));
+    else
+      wire::append_dirent(ctx->buf, e.name, type);
+  }
   wire::Reply rep;
   rep.cookie = page->next_cookie;
   rep.count = page->entries.size();

@@ -1,5 +1,7 @@
 #include "benchfs/net/codec.hpp"
 
+#include <sys/stat.h>
+
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -709,7 +711,17 @@ void append_dirent(std::vector<std::byte>& out, std::string_view name, FileType 
   out.insert(out.end(), p, p + n);
 }
 
-Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uint64_t expected_count) {
+void append_dirent(std::vector<std::byte>& out, std::string_view name, FileType type, const Attr& attr) {
+  append_dirent(out, name, type);
+  Encoded e;
+  Writer w(e);
+  put_attr(w, attr);
+  const auto* p = reinterpret_cast<const std::byte*>(e.bytes.data());
+  out.insert(out.end(), p, p + e.size);
+}
+
+Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uint64_t expected_count,
+                                               bool with_attrs) {
   std::vector<DirentView> out;
   if (expected_count > kMaxReaddirEntries) return proto("too many directory entries");
   out.reserve(expected_count);
@@ -729,8 +741,18 @@ Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uin
     if (name == "." || name == ".." ||
         name.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos)
       return proto("bad directory entry name");
-    out.push_back(DirentView{name, static_cast<FileType>(type)});
     pos += n;
+    DirentView d{name, static_cast<FileType>(type), Attr{}};
+    if (with_attrs) {
+      if (len - pos < kAttrSize) return proto("truncated directory entry attributes");
+      Reader rd(p + pos, kAttrSize);
+      d.attr = get_attr(rd);
+      pos += kAttrSize;
+      const bool dir = (d.attr.mode & S_IFMT) == S_IFDIR;
+      if (dir != (d.type == FileType::kDirectory) || (!dir && (d.attr.mode & S_IFMT) != S_IFREG))
+        return proto("directory entry attributes do not match its type");
+    }
+    out.push_back(d);
   }
   if (out.size() != expected_count) return proto("directory entry count does not match the reply");
   return out;

@@ -297,7 +297,7 @@ Status MetadataStore::rmdir(std::string_view path) {
 // the limits (at least one entry per page, so paging always progresses).
 // next_cookie is 0 once eof is set.
 Result<DirPage> MetadataStore::readdir(std::string_view path, uint64_t cookie, uint32_t max_entries,
-                                       size_t max_bytes) const {
+                                       size_t max_bytes, size_t entry_overhead, bool with_inodes) const {
   std::shared_lock lock(impl_->mu);
   const Impl::Entry* d = impl_->find(path);
   if (d == nullptr) return Status(ENOENT, "no such directory");
@@ -314,13 +314,13 @@ Result<DirPage> MetadataStore::readdir(std::string_view path, uint64_t cookie, u
       run_start = it;
       run_entries = 0;
     }
-    const size_t len = it->first.second.size();
+    const size_t len = it->first.second.size() + entry_overhead;
     const bool fits = page.entries.size() < max_n && bytes + len <= max_bytes;
     if (!fits && !page.entries.empty()) {
       if (run_entries == page.entries.size()) {
         // The page is one run: finish it.
         for (; it != ch.end() && it->first.first == run_start->first.first; ++it) {
-          page.entries.push_back(DirEntry{it->first.second, it->second});
+          page.entries.push_back(DirEntry{it->first.second, it->second, Inode{}});
         }
       } else if (run_entries > 0) {
         // Give back the run's part already taken; the next page starts it.
@@ -329,10 +329,25 @@ Result<DirPage> MetadataStore::readdir(std::string_view path, uint64_t cookie, u
       }
       break;
     }
-    page.entries.push_back(DirEntry{it->first.second, it->second});
+    page.entries.push_back(DirEntry{it->first.second, it->second, Inode{}});
     bytes += len;
     ++run_entries;
     ++it;
+  }
+  if (with_inodes) {
+    std::string child(path);
+    if (child.size() > 1) child.push_back('/');
+    const size_t base = child.size();
+    for (DirEntry& e : page.entries) {
+      child.resize(base);
+      child += e.name;
+      const Impl::Entry* c = impl_->find(child);
+      // Always found: this server holds what it lists.
+      if (c != nullptr)
+        e.inode = c->inode;
+      else
+        e.inode.mode = e.is_dir ? S_IFDIR : S_IFREG;
+    }
   }
   if (it == ch.end()) {
     page.eof = true;

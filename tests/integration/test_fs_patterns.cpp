@@ -771,6 +771,114 @@ TEST_F(FsPatterns, StatAttributesAndReaddirEarlyStop) {
   ASSERT_NO_FATAL_FAILURE(expect_store_empty());
 }
 
+// benchfs_readdir_plus gives what benchfs_stat gives for each entry (sizes
+// this process wrote and has not pushed included), and long listings page
+// within the reply buffer whatever the name lengths, with and without
+// attributes.
+TEST_F(FsPatterns, ReaddirPlusAgreesWithStatAndPagesLongNames) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(benchfs_mkdir("/plus", 0755), 0) << why();
+  ASSERT_EQ(benchfs_mkdir("/plus/sub", 0700), 0) << why();
+  constexpr int kFiles = 10;
+  for (int i = 0; i < kFiles; ++i) {
+    const std::string p = "/plus/f" + std::to_string(i);
+    const int fd = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600 + i);
+    ASSERT_GE(fd, 0) << p << ": " << why();
+    std::vector<uint8_t> data(static_cast<size_t>(i) * 70001);
+    fill_pattern(data.data(), data.size(), 3, 0);
+    ASSERT_EQ(benchfs_pwrite(fd, data.data(), data.size(), 0), static_cast<ssize_t>(data.size())) << why();
+    ASSERT_EQ(benchfs_close(fd), 0) << why();
+  }
+  // Written, not yet pushed: readdir_plus counts it as stat does.
+  const int open_fd = benchfs_open("/plus/open", O_WRONLY | O_CREAT, 0644);
+  ASSERT_GE(open_fd, 0) << why();
+  std::vector<uint8_t> pending(12345, 7);
+  ASSERT_EQ(benchfs_pwrite(open_fd, pending.data(), pending.size(), 100), 12345) << why();
+  std::map<std::string, struct stat> listed;
+  const int n = benchfs_readdir_plus(
+      "/plus",
+      [](void* arg, const char* name, const struct stat* st) {
+        (*static_cast<std::map<std::string, struct stat>*>(arg))[name] = *st;
+        return 0;
+      },
+      &listed);
+  ASSERT_EQ(n, kFiles + 2) << why();
+  ASSERT_EQ(listed.size(), static_cast<size_t>(kFiles + 2));
+  for (const auto& [name, got] : listed) {
+    SCOPED_TRACE(name);
+    struct stat want {};
+    ASSERT_EQ(benchfs_stat(("/plus/" + name).c_str(), &want), 0) << why();
+    EXPECT_EQ(got.st_ino, want.st_ino);
+    EXPECT_EQ(got.st_mode, want.st_mode);
+    EXPECT_EQ(got.st_size, want.st_size);
+    EXPECT_EQ(got.st_nlink, want.st_nlink);
+    EXPECT_EQ(got.st_blksize, want.st_blksize);
+    EXPECT_EQ(got.st_mtim.tv_sec, want.st_mtim.tv_sec);
+    EXPECT_EQ(got.st_mtim.tv_nsec, want.st_mtim.tv_nsec);
+    EXPECT_EQ(got.st_ctim.tv_nsec, want.st_ctim.tv_nsec);
+  }
+  EXPECT_TRUE(S_ISDIR(listed["sub"].st_mode));
+  EXPECT_EQ(listed["sub"].st_mode & 07777, 0700u);
+  EXPECT_EQ(listed["f9"].st_size, 9 * 70001);
+  EXPECT_EQ(listed["open"].st_size, 12445) << "this process's unpushed write counts";
+  ASSERT_EQ(benchfs_close(open_fd), 0) << why();
+  EXPECT_EQ(benchfs_readdir_plus(
+                "/plus/f1", [](void*, const char*, const struct stat*) { return 0; }, nullptr),
+            -1);
+  EXPECT_EQ(errno, ENOTDIR);
+  EXPECT_EQ(benchfs_readdir_plus(
+                "/nope", [](void*, const char*, const struct stat*) { return 0; }, nullptr),
+            -1);
+  EXPECT_EQ(errno, ENOENT);
+
+  // 3,000 names of 200 bytes: several pages per server, each as full as the
+  // reply buffer allows.
+  ASSERT_EQ(benchfs_mkdir("/long", 0755), 0) << why();
+  constexpr int kLong = 3000;
+  auto long_name = [](int i) {
+    std::string s = std::to_string(i) + "_";
+    s.resize(200, 'n');
+    return s;
+  };
+  for (int i = 0; i < kLong; ++i) {
+    const std::string p = "/long/" + long_name(i);
+    const int fd = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    ASSERT_GE(fd, 0) << p << ": " << why();
+    ASSERT_EQ(benchfs_close(fd), 0) << why();
+  }
+  std::set<std::string> plain, plus;
+  ASSERT_EQ(benchfs_readdir(
+                "/long",
+                [](void* arg, const char* name, unsigned char) {
+                  static_cast<std::set<std::string>*>(arg)->insert(name);
+                  return 0;
+                },
+                &plain),
+            kLong)
+      << why();
+  ASSERT_EQ(benchfs_readdir_plus(
+                "/long",
+                [](void* arg, const char* name, const struct stat* st) {
+                  if (S_ISREG(st->st_mode) && st->st_size == 0)
+                    static_cast<std::set<std::string>*>(arg)->insert(name);
+                  return 0;
+                },
+                &plus),
+            kLong)
+      << why();
+  EXPECT_EQ(plain.size(), static_cast<size_t>(kLong));
+  EXPECT_EQ(plus, plain);
+  for (int i = 0; i < kLong; ++i) ASSERT_EQ(benchfs_unlink(("/long/" + long_name(i)).c_str()), 0) << why();
+  for (const auto& [name, st] : listed) {
+    const std::string p = "/plus/" + name;
+    EXPECT_EQ(S_ISDIR(st.st_mode) ? benchfs_rmdir(p.c_str()) : benchfs_unlink(p.c_str()), 0)
+        << p << ": " << why();
+  }
+  EXPECT_EQ(benchfs_rmdir("/plus"), 0) << why();
+  EXPECT_EQ(benchfs_rmdir("/long"), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
 // Large reads land in a bounce buffer when the caller's buffer is not 64-byte
 // aligned relative to the file offset (the heap buffer here, one byte past a
 // malloc'd start, always; the 2 MiB-aligned one at unaligned offsets), and

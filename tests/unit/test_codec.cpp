@@ -2,6 +2,7 @@
 // is rejected with the documented errno, and random bytes never crash it.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstring>
 #include <random>
@@ -481,6 +482,42 @@ TEST(Codec, DirentsRoundTripAndRejects) {
   EXPECT_FALSE(decode_dirents(bad.data(), bad.size(), 2).ok());
   EXPECT_FALSE(decode_dirents(buf.data(), buf.size(), kMaxReaddirEntries + 1).ok());
   EXPECT_TRUE(decode_dirents(nullptr, 0, 0).ok());
+}
+
+TEST(Codec, DirentsWithAttributes) {
+  std::vector<std::byte> buf;
+  Attr f;
+  f.ino = 77;
+  f.size = 123456789012;
+  f.mode = S_IFREG | 0640;
+  f.nlink = 1;
+  f.atime_ns = 1;
+  f.mtime_ns = 1'700'000'000'123'456'789;
+  f.ctime_ns = -5;
+  Attr d;
+  d.ino = 78;
+  d.mode = S_IFDIR | 0755;
+  d.nlink = 2;
+  append_dirent(buf, "file", FileType::kRegular, f);
+  append_dirent(buf, "dir", FileType::kDirectory, d);
+  EXPECT_EQ(buf.size(), 2 * dirent_overhead(true) + 7);
+  auto got = decode_dirents(buf.data(), buf.size(), 2, true);
+  ASSERT_TRUE(got.ok()) << got.status().to_string();
+  EXPECT_EQ((*got)[0].name, "file");
+  EXPECT_EQ((*got)[0].attr, f);
+  EXPECT_EQ((*got)[1].name, "dir");
+  EXPECT_EQ((*got)[1].attr, d);
+  // The same bytes read without attributes are not a listing.
+  EXPECT_FALSE(decode_dirents(buf.data(), buf.size(), 2, false).ok());
+  EXPECT_FALSE(decode_dirents(buf.data(), buf.size() - 1, 2, true).ok());
+  // Attributes whose type contradicts the entry's.
+  std::vector<std::byte> bad;
+  append_dirent(bad, "x", FileType::kRegular, d);
+  EXPECT_FALSE(decode_dirents(bad.data(), bad.size(), 1, true).ok());
+  bad.clear();
+  Attr none;
+  append_dirent(bad, "y", FileType::kRegular, none);
+  EXPECT_FALSE(decode_dirents(bad.data(), bad.size(), 1, true).ok());
 }
 
 // Found by fuzz_wire_reply (tests/fuzz/regressions): names no server can

@@ -196,6 +196,17 @@ typedef int (*benchfs_dirent_fn)(void* arg, const char* name, unsigned char type
  *  passed to fn. Errors: ENOENT, ENOTDIR. */
 BENCHFS_API int benchfs_readdir(const char* path, benchfs_dirent_fn fn, void* arg);
 
+/** Called once per entry of benchfs_readdir_plus with the entry's
+ *  attributes, as benchfs_stat of it would fill them (valid during the
+ *  call only). Return 0 to go on, non-zero to stop. */
+typedef int (*benchfs_dirent_plus_fn)(void* arg, const char* name, const struct stat* st);
+
+/** benchfs_readdir that also gives each entry's attributes, taken from the
+ *  same replies (a few RPCs per server for the whole directory, not one per
+ *  entry): for `ls -l`, find and FUSE's readdirplus. Errors: as
+ *  benchfs_readdir. */
+BENCHFS_API int benchfs_readdir_plus(const char* path, benchfs_dirent_plus_fn fn, void* arg);
+
 /** File system totals over all servers: f_bsize / f_frsize (4096), f_blocks
  *  (capacity: the sum of the servers' memory limits, or of their machines'
  *  memory where no limit is set), f_bfree / f_bavail, f_files / f_ffree /

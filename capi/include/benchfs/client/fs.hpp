@@ -58,6 +58,10 @@ class FileSystem {
   /// Calls fn(name, is_dir) per entry until it returns false; returns the
   /// entries passed.
   Result<size_t> readdir(std::string_view path, const std::function<bool(std::string_view, bool)>& fn);
+  /// readdir with each entry's attributes, as stat would give them, from
+  /// the same RPCs (one or a few per server, not one per entry).
+  Result<size_t> readdir_attrs(std::string_view path,
+                               const std::function<bool(std::string_view, const wire::Attr&)>& fn);
   Result<FsTotals> statfs();
 
   /// Descriptors open now (for tests and leak checks).
@@ -83,6 +87,11 @@ class FileSystem {
   /// Frees all data of `ino` on the servers holding its chunks up to byte
   /// `size`, except server `done` (which already did).
   Status remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t done);
+  /// The directory listing behind readdir and readdir_attrs.
+  Result<size_t> list(std::string_view path, bool attrs,
+                      const std::function<bool(const wire::DirentView&)>& fn);
+  /// Raises a.size to what this process wrote to the file and has not pushed.
+  void add_unpushed(wire::Attr& a) const;
   /// Some descriptor of this process has `path` open.
   [[nodiscard]] bool open_by_path(std::string_view path) const;
   /// ENOENT for `path`: ENOTDIR instead when an ancestor is a file.

@@ -111,17 +111,25 @@ Result<Reply> decode_reply(const void* header, size_t header_len);
 Encoded encode_notify(const Notify& n);
 Result<Notify> decode_notify(const void* header, size_t header_len);
 
-// ---- READDIR entries (reply data): type u8, name_len u16, name ----
+// ---- READDIR entries (reply data): type u8, name_len u16, name, and with
+// kFlagReaddirAttrs the child's attr (48 B) ----
 struct DirentView {
   std::string_view name;
   FileType type = FileType::kRegular;
+  Attr attr;  ///< with attributes only (else all zero)
 };
 inline constexpr size_t kDirentOverhead = 3;
+/// Bytes an entry takes besides its name.
+constexpr size_t dirent_overhead(bool with_attrs) { return kDirentOverhead + (with_attrs ? kAttrSize : 0); }
 void append_dirent(std::vector<std::byte>& out, std::string_view name, FileType type);
+/// An entry of a kFlagReaddirAttrs listing.
+void append_dirent(std::vector<std::byte>& out, std::string_view name, FileType type, const Attr& attr);
 /// EPROTO unless `len` bytes hold exactly `expected_count` entries (at most
 /// kMaxReaddirEntries), each a regular file or directory whose name is 1..255
-/// bytes without '/' or NUL and is not "." or "..".
-Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uint64_t expected_count);
+/// bytes without '/' or NUL and is not "." or ".."; with_attrs: each followed
+/// by an attr whose type bits match the entry's type.
+Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uint64_t expected_count,
+                                               bool with_attrs = false);
 
 /// Validates a path as the servers accept it: absolute, no NUL, no empty or
 /// "." / ".." components, length 1..kMaxPath.

@@ -108,6 +108,10 @@ inline constexpr uint32_t kFlagUnlinkData = 1u << 4;
 /// again, same id, after a lost connection) with that reply. For the
 /// namespace changes a second execution would answer differently.
 inline constexpr uint32_t kFlagOnce = 1u << 5;
+/// READDIR: every entry carries the child's attributes (48 B after its
+/// name), as its metadata owner (the server listing it) holds them. One RPC
+/// per server for `ls -l` or find, instead of one STAT per entry.
+inline constexpr uint32_t kFlagReaddirAttrs = 1u << 6;
 /// Ops that take kFlagOnce: they answer before their handler returns.
 constexpr bool takes_once(Op op) {
   return op == Op::kCreate || op == Op::kUnlink || op == Op::kMkdir || op == Op::kRmdir || op == Op::kRename ||
@@ -116,10 +120,11 @@ constexpr bool takes_once(Op op) {
 /// Flags each op accepts.
 constexpr uint32_t allowed_flags(Op op) {
   const uint32_t once = takes_once(op) ? kFlagOnce : 0;
-  return once | (op == Op::kRmdir    ? (kFlagRmdirPrepare | kFlagRmdirAbort)
-                 : op == Op::kRename ? (kFlagRenameDetach | kFlagRenameAttach)
-                 : op == Op::kUnlink ? kFlagUnlinkData
-                                     : 0);
+  return once | (op == Op::kRmdir     ? (kFlagRmdirPrepare | kFlagRmdirAbort)
+                 : op == Op::kRename  ? (kFlagRenameDetach | kFlagRenameAttach)
+                 : op == Op::kUnlink  ? kFlagUnlinkData
+                 : op == Op::kReaddir ? kFlagReaddirAttrs
+                                      : 0);
 }
 
 /// File types carried in Attr::mode (POSIX S_IFMT bits) and in dirents.

@@ -40,6 +40,7 @@ struct Inode {
 struct DirEntry {
   std::string name;  ///< last component only
   bool is_dir = false;
+  Inode inode;  ///< readdir with_inodes only
 };
 
 struct DirPage {
@@ -116,10 +117,13 @@ class MetadataStore {
   void rmdir_abort(std::string_view path);
   /// rmdir_check, then removes the directory.
   Status rmdir(std::string_view path);
-  /// Up to max_entries children listed here (and at most about max_bytes of
-  /// names), starting at `cookie` (0 = start). ENOENT; ENOTDIR.
-  Result<DirPage> readdir(std::string_view path, uint64_t cookie, uint32_t max_entries,
-                          size_t max_bytes) const;
+  /// Up to max_entries children listed here, starting at `cookie` (0 =
+  /// start), whose names plus `entry_overhead` bytes each fit in max_bytes
+  /// (a run of equal name hashes is never split, so a page may pass it by
+  /// that run). with_inodes: each entry carries the child's inode (this
+  /// server lists only children it holds). ENOENT; ENOTDIR.
+  Result<DirPage> readdir(std::string_view path, uint64_t cookie, uint32_t max_entries, size_t max_bytes,
+                          size_t entry_overhead = 0, bool with_inodes = false) const;
 
   [[nodiscard]] MetadataStats stats() const;
 
