@@ -11,6 +11,7 @@ packages=(
   libtbb-dev libconcurrentqueue-dev libhwloc-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev googletest
+  libfuse3-dev fuse3
   procps python3 gnuplot-nox
 )
 

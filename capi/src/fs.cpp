@@ -627,6 +627,57 @@ Status FileSystem::ftruncate(int fd, int64_t length) {
   return truncate(path, length);
 }
 
+Result<wire::Attr> FileSystem::setattr(std::string_view path, uint32_t flags, const wire::Attr& what) {
+  if (auto st = check_path(path); !st) return st;
+  wire::Request req;
+  req.op = wire::Op::kSetAttr;
+  req.flags = flags;
+  req.path = path;
+  req.attr.mode = what.mode & 07777;
+  req.attr.atime_ns = what.atime_ns;
+  req.attr.mtime_ns = what.mtime_ns;
+  const uint32_t own = owner(path);
+  auto r = meta_call(own, req);
+  if (!r) return refine_enoent(path, r.status());
+  wire::Attr a = r->attr;
+  if (S_ISDIR(a.mode) && servers_ > 1) {
+    // The replicas take the owner's resolved times, so they agree.
+    req.attr.atime_ns = a.atime_ns;
+    req.attr.mtime_ns = a.mtime_ns;
+    std::vector<Call> calls;
+    for (uint32_t s = 0; s < servers_; ++s) {
+      if (s == own) continue;
+      Call c;
+      c.server = s;
+      c.req = req;
+      calls.push_back(c);
+    }
+    client_->call_all(calls.data(), calls.size());
+    for (const Call& c : calls) {
+      if (!c.status) return c.status;
+      if (auto st = reply_status(c.reply, "setattr " + std::string(path)); !st) return st;
+    }
+  }
+  add_unpushed(a);
+  return a;
+}
+
+Result<wire::Attr> FileSystem::fsetattr(int fd, uint32_t flags, const wire::Attr& what) {
+  auto fr = file(fd);
+  if (!fr) return fr.status();
+  auto f = std::move(*fr);
+  std::string path;
+  {
+    std::lock_guard lock(f->mu);
+    if (f->orphaned) return Status(ENOENT, f->path + " was removed while open");
+    if (!f->is_dir) {
+      if (auto st = push_size(*f); !st) return st;
+    }
+    path = f->path;
+  }
+  return setattr(path, flags, what);
+}
+
 Status FileSystem::refine_rename(std::string_view from, std::string_view to, Status st) {
   st = refine_enoent(from, std::move(st));
   return st.err() == ENOENT ? refine_enoent(to, std::move(st)) : st;

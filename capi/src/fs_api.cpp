@@ -199,6 +199,82 @@ int benchfs_ftruncate(int fd, off_t length) {
   });
 }
 
+namespace {
+
+// utimensat's times (NULL: both now; UTIME_NOW, UTIME_OMIT) as SETATTR
+// flags and fields; false (EINVAL set) for a bad tv_nsec.
+bool times_arg(const struct timespec* times, uint32_t* flags, benchfs::wire::Attr* what) {
+  namespace wire = benchfs::wire;
+  *flags = 0;
+  for (int i = 0; i < 2; ++i) {
+    int64_t v = wire::kTimeNow;
+    if (times != nullptr) {
+      const struct timespec& t = times[i];
+      if (t.tv_nsec == UTIME_OMIT) continue;
+      if (t.tv_nsec != UTIME_NOW) {
+        if (t.tv_nsec < 0 || t.tv_nsec >= 1'000'000'000) {
+          fail(EINVAL, "tv_nsec out of range");
+          return false;
+        }
+        v = static_cast<int64_t>(t.tv_sec) * 1'000'000'000LL + t.tv_nsec;
+      }
+    }
+    (i == 0 ? what->atime_ns : what->mtime_ns) = v;
+    *flags |= i == 0 ? wire::kFlagSetAtime : wire::kFlagSetMtime;
+  }
+  return true;
+}
+
+}  // namespace
+
+int benchfs_chmod(const char* path, mode_t mode) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    benchfs::wire::Attr what;
+    what.mode = mode & 07777;
+    return status_or_fail(use.get()->setattr(p, benchfs::wire::kFlagSetMode, what).status());
+  });
+}
+
+int benchfs_fchmod(int fd, mode_t mode) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    benchfs::wire::Attr what;
+    what.mode = mode & 07777;
+    return status_or_fail(use.get()->fsetattr(fd, benchfs::wire::kFlagSetMode, what).status());
+  });
+}
+
+int benchfs_utimens(const char* path, const struct timespec times[2]) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    std::string_view p;
+    if (!path_arg(path, &p)) return -1;
+    uint32_t flags = 0;
+    benchfs::wire::Attr what;
+    if (!times_arg(times, &flags, &what)) return -1;
+    if (flags == 0) return status_or_fail(use.get()->stat(p).status());
+    return status_or_fail(use.get()->setattr(p, flags, what).status());
+  });
+}
+
+int benchfs_futimens(int fd, const struct timespec times[2]) {
+  return guarded([&]() -> int {
+    Use use;
+    if (use.get() == nullptr) return not_initialized();
+    uint32_t flags = 0;
+    benchfs::wire::Attr what;
+    if (!times_arg(times, &flags, &what)) return -1;
+    if (flags == 0) return status_or_fail(use.get()->fstat(fd).status());
+    return status_or_fail(use.get()->fsetattr(fd, flags, what).status());
+  });
+}
+
 int benchfs_rename(const char* oldpath, const char* newpath) {
   return guarded([&]() -> int {
     Use use;

@@ -129,6 +129,20 @@ void handle_readdir(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
   t.reply(ctx, rep, ctx->buf.data(), ctx->buf.size());
 }
 
+void handle_setattr(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
+  storage::MetadataStore::SetAttr what;
+  if ((req.flags & wire::kFlagSetMode) != 0) what.mode = req.attr.mode;
+  if ((req.flags & wire::kFlagSetAtime) != 0) {
+    what.atime_now = req.attr.atime_ns == wire::kTimeNow;
+    what.atime_ns = req.attr.atime_ns;
+  }
+  if ((req.flags & wire::kFlagSetMtime) != 0) {
+    what.mtime_now = req.attr.mtime_ns == wire::kTimeNow;
+    what.mtime_ns = req.attr.mtime_ns;
+  }
+  reply_attr(t, ctx, t.meta().setattr(req.path, what));
+}
+
 void handle_rename(RequestHost& t, OpCtx* ctx, const wire::Request& req) {
   storage::MetadataStore& meta = t.meta();
   wire::Reply rep;
@@ -311,6 +325,9 @@ ucs_status_t handle_fs_request(RequestHost& t, OpCtx* ctx, const wire::Request& 
       break;
     case wire::Op::kStatfs:
       handle_statfs(t, ctx);
+      break;
+    case wire::Op::kSetAttr:
+      handle_setattr(t, ctx, req);
       break;
     default:
       t.reply_error(ctx, ENOSYS);

@@ -25,6 +25,7 @@ namespace benchfs::wire {
 //   READ_CHUNK       ino u64, index u64, offset u64, length u64
 //   REMOVE_CHUNKS    ino u64, length u64 (bytes kept)
 //   STATFS           -
+//   SETATTR          mode u32, path_len u32, atime i64, mtime i64  (data: path)
 // Reply fields after the 16-byte reply header (status 0 only):
 //   REGISTER_CLIENT  session u64, thread u32, node u32
 //   PING, WRITE_CHUNK, READ_CHUNK, SET_SIZE   length u64
@@ -33,6 +34,7 @@ namespace benchfs::wire {
 //   REMOVE_CHUNKS    count u64, length u64
 //   RENAME           attr (moved), attr (replaced; ino 0 = none)
 //   STATFS           capacity u64, used u64, files u64
+//   SETATTR          attr (48 B)
 //   SHUTDOWN, MKDIR, RMDIR                    -
 
 namespace {
@@ -123,6 +125,8 @@ constexpr size_t request_fixed_size(Op op) {
       return 32;
     case Op::kRemoveChunks:
       return 16;
+    case Op::kSetAttr:
+      return 24;
     case Op::kStatfs:
     case Op::kConnectionClose:
       return 0;
@@ -144,6 +148,7 @@ constexpr size_t reply_fixed_size(Op op) {
     case Op::kStat:
     case Op::kUnlink:
     case Op::kTruncate:
+    case Op::kSetAttr:
       return kAttrSize;
     case Op::kReaddir:
       return 16;
@@ -176,6 +181,7 @@ constexpr bool has_var_fields(Op op) {
     case Op::kRename:
     case Op::kTruncate:
     case Op::kSetSize:
+    case Op::kSetAttr:
       return true;
     default:
       return false;
@@ -244,6 +250,8 @@ std::string_view op_name(Op op) {
       return "remove_chunks";
     case Op::kStatfs:
       return "statfs";
+    case Op::kSetAttr:
+      return "setattr";
     case Op::kConnectionClose:
       return "connection_close";
   }
@@ -349,6 +357,12 @@ Encoded encode_request_header(const Request& r) {
       w.put(r.length);
       w.put(plen);
       w.put(uint32_t{0});
+      break;
+    case Op::kSetAttr:
+      w.put(r.attr.mode);
+      w.put(plen);
+      w.put(r.attr.atime_ns);
+      w.put(r.attr.mtime_ns);
       break;
     case Op::kWriteChunk:
     case Op::kReadChunk:
@@ -472,6 +486,12 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
       plen = rd.get<uint32_t>();
       (void)rd.get<uint32_t>();
       break;
+    case Op::kSetAttr:
+      q.attr.mode = rd.get<uint32_t>();
+      plen = rd.get<uint32_t>();
+      q.attr.atime_ns = rd.get<int64_t>();
+      q.attr.mtime_ns = rd.get<int64_t>();
+      break;
     case Op::kWriteChunk:
     case Op::kReadChunk:
       q.ino = rd.get<uint64_t>();
@@ -538,6 +558,11 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
   if (q.op == Op::kReaddir && (q.max_entries == 0 || q.max_entries > kMaxReaddirEntries))
     return Status(EINVAL, "readdir page size must be 1..4096 entries");
   if (q.op == Op::kSetSize && q.ino == 0) return Status(EINVAL, "set_size without inode");
+  if (q.op == Op::kSetAttr) {
+    if ((q.flags & (kFlagSetMode | kFlagSetAtime | kFlagSetMtime)) == 0)
+      return Status(EINVAL, "setattr sets nothing");
+    if ((q.attr.mode & ~07777u) != 0) return Status(EINVAL, "setattr: mode beyond the permission bits");
+  }
   return q;
 }
 
@@ -569,6 +594,7 @@ Encoded encode_reply(const Reply& r) {
     case Op::kStat:
     case Op::kUnlink:
     case Op::kTruncate:
+    case Op::kSetAttr:
       put_attr(w, r.attr);
       break;
     case Op::kReaddir:
@@ -644,6 +670,7 @@ Result<Reply> decode_reply(const void* header, size_t header_len) {
     case Op::kStat:
     case Op::kUnlink:
     case Op::kTruncate:
+    case Op::kSetAttr:
       r.attr = get_attr(rd);
       break;
     case Op::kReaddir:

@@ -204,6 +204,25 @@ Result<Inode> MetadataStore::truncate(std::string_view path, uint64_t size) {
   return e->inode;
 }
 
+Result<Inode> MetadataStore::setattr(std::string_view path, const SetAttr& what) {
+  std::unique_lock lock(impl_->mu);
+  Impl::Entry* e = impl_->find(path);
+  if (e == nullptr) return Status(ENOENT, "no such file or directory");
+  Inode& in = e->inode;
+  const int64_t now = realtime_ns();
+  if (what.mode) in.mode = (in.mode & ~kPermMask) | (*what.mode & kPermMask);
+  if (what.atime_now)
+    in.atime_ns = now;
+  else if (what.atime_ns)
+    in.atime_ns = *what.atime_ns;
+  if (what.mtime_now)
+    in.mtime_ns = now;
+  else if (what.mtime_ns)
+    in.mtime_ns = *what.mtime_ns;
+  in.ctime_ns = now;
+  return in;
+}
+
 // Times stay unchanged, as they do across servers (attach), so a rename
 // looks the same whichever servers own the two paths.
 Result<RenameResult> MetadataStore::rename(std::string_view src, std::string_view dst) {

@@ -145,8 +145,11 @@ void check_answer(const wire::Request& req, const Answer& a) {
       BENCHFS_FUZZ_CHECK(a.reply.length == req.length && a.data.size() == req.length, "ping echo length");
       break;
     case wire::Op::kReaddir:
-      BENCHFS_FUZZ_CHECK(wire::decode_dirents(a.data.data(), a.data.size(), a.reply.count).ok(),
+      BENCHFS_FUZZ_CHECK(wire::decode_dirents(a.data.data(), a.data.size(), a.reply.count,
+                                              (req.flags & wire::kFlagReaddirAttrs) != 0)
+                             .ok(),
                          "READDIR entries the client cannot decode");
+      BENCHFS_FUZZ_CHECK(a.data.size() <= wire::kMaxReaddirBytes, "READDIR reply over the client's buffer");
       break;
     default:
       BENCHFS_FUZZ_CHECK(a.data.empty(), "data on a reply that carries none");

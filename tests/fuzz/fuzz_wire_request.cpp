@@ -28,6 +28,7 @@ bool has_path(Op op) {
     case Op::kRename:
     case Op::kTruncate:
     case Op::kSetSize:
+    case Op::kSetAttr:
       return true;
     default:
       return false;

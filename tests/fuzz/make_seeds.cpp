@@ -160,6 +160,13 @@ void request_seeds(const fs::path& root) {
         r.ino = 9;
         r.length = 8192;
         break;
+      case Op::kSetAttr:
+        r.flags = kFlagSetMode | kFlagSetAtime | kFlagSetMtime;
+        r.attr.mode = 0600;
+        r.attr.atime_ns = kTimeNow;
+        r.attr.mtime_ns = 1'700'000'000'000'000'000;
+        r.path = "/dir/file";
+        break;
       default:
         r.path = "/dir/file";  // STAT, UNLINK, RMDIR; ignored by SHUTDOWN, STATFS
         break;
@@ -248,6 +255,12 @@ void dispatch_seeds(const fs::path& root) {
   rename.path2 = "/d/g";
   Request readdir = path_op(Op::kReaddir, "/d");
   readdir.max_entries = 16;
+  Request readdir_attrs = readdir;
+  readdir_attrs.flags = kFlagReaddirAttrs;
+  Request chmod = path_op(Op::kSetAttr, "/d/f");
+  chmod.flags = kFlagSetMode | kFlagSetMtime;
+  chmod.attr.mode = 0600;
+  chmod.attr.mtime_ns = kTimeNow;
   Request set_size = path_op(Op::kSetSize, "/d/f");
   set_size.ino = 3;  // what node 0 gives /d/f after the root and /d
   set_size.length = 5000;
@@ -269,6 +282,8 @@ void dispatch_seeds(const fs::path& root) {
       .add(set_size)
       .add(path_op(Op::kStat, "/d/f"))
       .add(readdir)
+      .add(chmod)
+      .add(readdir_attrs)
       .add(rename)
       .add(truncate)
       .add(keep)

@@ -879,6 +879,103 @@ TEST_F(FsPatterns, ReaddirPlusAgreesWithStatAndPagesLongNames) {
   ASSERT_NO_FATAL_FAILURE(expect_store_empty());
 }
 
+// chmod and utimens: files on their owner, directories on every server (a
+// listing of the parent, served by the directory's owner, and stat agree);
+// times as utimensat takes them; futimens survives the close after it.
+TEST_F(FsPatterns, ChmodAndUtimensSetWhatTheySay) {
+  ASSERT_NO_FATAL_FAILURE(start());
+  ASSERT_EQ(benchfs_mkdir("/ch", 0755), 0) << why();
+  ASSERT_EQ(benchfs_mkdir("/ch/sub", 0755), 0) << why();
+  int fd = benchfs_open("/ch/f", O_WRONLY | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0) << why();
+  ASSERT_EQ(benchfs_close(fd), 0) << why();
+  auto mode_of = [](const char* p) {
+    struct stat st {};
+    EXPECT_EQ(benchfs_stat(p, &st), 0) << p << ": " << benchfs_last_error();
+    return st.st_mode;
+  };
+  ASSERT_EQ(benchfs_chmod("/ch/f", 0100644), 0) << why();  // type bits ignored
+  EXPECT_EQ(mode_of("/ch/f"), static_cast<mode_t>(S_IFREG | 0644));
+  ASSERT_EQ(benchfs_chmod("/ch/sub", 0700), 0) << why();
+  EXPECT_EQ(mode_of("/ch/sub"), static_cast<mode_t>(S_IFDIR | 0700));
+  std::map<std::string, struct stat> listed;
+  ASSERT_EQ(benchfs_readdir_plus(
+                "/ch",
+                [](void* arg, const char* name, const struct stat* st) {
+                  (*static_cast<std::map<std::string, struct stat>*>(arg))[name] = *st;
+                  return 0;
+                },
+                &listed),
+            2)
+      << why();
+  EXPECT_EQ(listed["sub"].st_mode, static_cast<mode_t>(S_IFDIR | 0700));
+  EXPECT_EQ(listed["f"].st_mode, static_cast<mode_t>(S_IFREG | 0644));
+  // The directory's replicas changed too: a file can still be made in it
+  // through every server (its new entries land on their owners).
+  for (int i = 0; i < 8; ++i) {
+    const std::string p = "/ch/sub/x" + std::to_string(i);
+    const int f = benchfs_open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+    ASSERT_GE(f, 0) << p << ": " << why();
+    ASSERT_EQ(benchfs_close(f), 0);
+    ASSERT_EQ(benchfs_unlink(p.c_str()), 0);
+  }
+
+  // Explicit times, then one of them left alone, then now.
+  const struct timespec set[2] = {{1'000'000'000, 111}, {1'500'000'000, 222}};
+  ASSERT_EQ(benchfs_utimens("/ch/f", set), 0) << why();
+  struct stat st {};
+  ASSERT_EQ(benchfs_stat("/ch/f", &st), 0) << why();
+  EXPECT_EQ(st.st_atim.tv_sec, 1'000'000'000);
+  EXPECT_EQ(st.st_atim.tv_nsec, 111);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+  EXPECT_EQ(st.st_mtim.tv_nsec, 222);
+  const struct timespec omit_atime[2] = {{0, UTIME_OMIT}, {1'600'000'000, 0}};
+  ASSERT_EQ(benchfs_utimens("/ch/f", omit_atime), 0) << why();
+  ASSERT_EQ(benchfs_stat("/ch/f", &st), 0) << why();
+  EXPECT_EQ(st.st_atim.tv_sec, 1'000'000'000) << "UTIME_OMIT leaves atime";
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'600'000'000);
+  const time_t before = time(nullptr);
+  ASSERT_EQ(benchfs_utimens("/ch/f", nullptr), 0) << why();
+  ASSERT_EQ(benchfs_stat("/ch/f", &st), 0) << why();
+  EXPECT_GE(st.st_mtim.tv_sec, before);
+  EXPECT_LE(st.st_mtim.tv_sec, time(nullptr) + 1);
+  EXPECT_GE(st.st_atim.tv_sec, before);
+  ASSERT_EQ(benchfs_utimens("/ch/sub", set), 0) << why();
+  ASSERT_EQ(benchfs_stat("/ch/sub", &st), 0) << why();
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+
+  // futimens after writing: the close that follows keeps the times.
+  fd = benchfs_open("/ch/f", O_WRONLY, 0);
+  ASSERT_GE(fd, 0) << why();
+  std::vector<uint8_t> data(100000, 5);
+  ASSERT_EQ(benchfs_pwrite(fd, data.data(), data.size(), 0), 100000) << why();
+  ASSERT_EQ(benchfs_futimens(fd, set), 0) << why();
+  ASSERT_EQ(benchfs_fchmod(fd, 0640), 0) << why();
+  ASSERT_EQ(benchfs_close(fd), 0) << why();
+  ASSERT_EQ(benchfs_stat("/ch/f", &st), 0) << why();
+  EXPECT_EQ(st.st_size, 100000);
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000) << "close after futimens kept the time";
+  EXPECT_EQ(st.st_mode, static_cast<mode_t>(S_IFREG | 0640));
+
+  // Bad input changes nothing.
+  const struct timespec bad[2] = {{5, 1'000'000'000}, {5, 0}};
+  EXPECT_EQ(benchfs_utimens("/ch/f", bad), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(benchfs_chmod("/ch/none", 0600), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(benchfs_utimens("/ch/none", nullptr), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(benchfs_fchmod(12345, 0600), -1);
+  EXPECT_EQ(errno, EBADF);
+  ASSERT_EQ(benchfs_stat("/ch/f", &st), 0) << why();
+  EXPECT_EQ(st.st_mtim.tv_sec, 1'500'000'000);
+
+  EXPECT_EQ(benchfs_unlink("/ch/f"), 0) << why();
+  EXPECT_EQ(benchfs_rmdir("/ch/sub"), 0) << why();
+  EXPECT_EQ(benchfs_rmdir("/ch"), 0) << why();
+  ASSERT_NO_FATAL_FAILURE(expect_store_empty());
+}
+
 // Large reads land in a bounce buffer when the caller's buffer is not 64-byte
 // aligned relative to the file offset (the heap buffer here, one byte past a
 // malloc'd start, always; the 2 MiB-aligned one at unaligned offsets), and

@@ -113,6 +113,13 @@ std::vector<Request> one_of_each() {
   r.length = 4096;
   v.push_back(r);
   v.push_back(base(Op::kStatfs));
+  r = base(Op::kSetAttr);
+  r.flags = kFlagSetMode | kFlagSetMtime;
+  r.attr.mode = 0640;
+  r.attr.atime_ns = kTimeNow;
+  r.attr.mtime_ns = -1'000'000'007;
+  r.path = "/m";
+  v.push_back(r);
   return v;
 }
 
@@ -128,7 +135,8 @@ void poke_u32(Msg& m, size_t off, uint32_t v) { std::memcpy(m.hdr.bytes.data() +
 
 TEST(Codec, EveryRequestOpRoundTrips) {
   auto all = one_of_each();
-  ASSERT_EQ(all.size(), 17u);  // every request op of DESIGN.md section 3, and STATFS
+  ASSERT_EQ(all.size(), 18u);  // every request op of DESIGN.md section 3, STATFS and SETATTR
+  ASSERT_EQ(all.size() + 1, kOpSlots);
   for (const Request& r : all) {
     SCOPED_TRACE(std::string(op_name(r.op)));
     Msg m = encode(r, payload_for(r));
@@ -216,6 +224,21 @@ TEST(Codec, FlagsAreAcceptedOnlyWhereTheyMeanSomething) {
   st.path = "/a";
   st.flags = kFlagRmdirPrepare;
   EXPECT_EQ(decode(encode(st, "")).status().err(), EINVAL);
+  st.flags = kFlagSetMode;  // SETATTR's only
+  EXPECT_EQ(decode(encode(st, "")).status().err(), EINVAL);
+  Request sa = base(Op::kSetAttr);
+  sa.path = "/a";
+  EXPECT_EQ(decode(encode(sa, "")).status().err(), EINVAL) << "a SETATTR that sets nothing";
+  sa.flags = kFlagSetMode;
+  sa.attr.mode = 0100644;
+  EXPECT_EQ(decode(encode(sa, "")).status().err(), EINVAL) << "type bits are no permission";
+  sa.attr.mode = 07755;
+  EXPECT_TRUE(decode(encode(sa, "")).ok());
+  Request rd = base(Op::kReaddir);
+  rd.path = "/";
+  rd.max_entries = 1;
+  rd.flags = kFlagReaddirAttrs;
+  EXPECT_TRUE(decode(encode(rd, "")).ok());
 }
 
 TEST(Codec, RejectsWrongFixedSizeForEveryOp) {
@@ -394,6 +417,7 @@ TEST(Codec, RepliesRoundTrip) {
         EXPECT_EQ(d->node, 3u);
         break;
       case Op::kStat:
+      case Op::kSetAttr:
         EXPECT_EQ(d->attr.ino, 1u);
         EXPECT_EQ(d->attr.mode, 0100644u);
         EXPECT_EQ(d->attr.ctime_ns, 30);

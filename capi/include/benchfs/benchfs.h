@@ -172,6 +172,25 @@ BENCHFS_API int benchfs_ftruncate(int fd, off_t length);
  *  parent), EISDIR (newpath is a directory), EXDEV. */
 BENCHFS_API int benchfs_rename(const char* oldpath, const char* newpath);
 
+/** Sets the permission bits (mode & 07777) of a file or directory; the
+ *  type bits are ignored. ctime becomes now. Errors: ENOENT. */
+BENCHFS_API int benchfs_chmod(const char* path, mode_t mode);
+
+/** benchfs_chmod of an open file (EBADF; ENOENT if removed meanwhile). */
+BENCHFS_API int benchfs_fchmod(int fd, mode_t mode);
+
+/** Sets access and modification times as utimensat(2) does: times NULL
+ *  means both now; a tv_nsec of UTIME_NOW means now, UTIME_OMIT leaves that
+ *  time. "Now" is the clock of the server holding the file. A later
+ *  benchfs_close / benchfs_fsync that publishes a new size sets the
+ *  modification time to now again. Errors: ENOENT, EINVAL (tv_nsec out of
+ *  range). */
+BENCHFS_API int benchfs_utimens(const char* path, const struct timespec times[2]);
+
+/** benchfs_utimens of an open file. It publishes the size written through
+ *  fd first, so that closing fd afterwards keeps the times set. */
+BENCHFS_API int benchfs_futimens(int fd, const struct timespec times[2]);
+
 /** 0 if `path` exists (mode: F_OK, or any of R_OK / W_OK / X_OK, which
  *  are granted to every client of the job). Errors: ENOENT, EINVAL (bad
  *  mode). */

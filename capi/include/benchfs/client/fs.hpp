@@ -52,6 +52,13 @@ class FileSystem {
   Status truncate(std::string_view path, int64_t length);
   Status ftruncate(int fd, int64_t length);
   Status rename(std::string_view from, std::string_view to);
+  /// Sets what `flags` names (wire::kFlagSetMode / kFlagSetAtime /
+  /// kFlagSetMtime) of `what` (times may be wire::kTimeNow): on the owner,
+  /// and for a directory on every server (it is replicated).
+  Result<wire::Attr> setattr(std::string_view path, uint32_t flags, const wire::Attr& what);
+  /// setattr of an open file; first pushes its size, so that the times set
+  /// are not overwritten by a later close.
+  Result<wire::Attr> fsetattr(int fd, uint32_t flags, const wire::Attr& what);
   Status access(std::string_view path, int mode);
   Status mkdir(std::string_view path, uint32_t mode);
   Status rmdir(std::string_view path);

@@ -74,12 +74,13 @@ enum class Op : uint8_t {
   kReadChunk = 15,
   kRemoveChunks = 16,
   kStatfs = 17,           ///< capacity and use of one server (for statfs)
+  kSetAttr = 18,          ///< permission bits and times (chmod, utimensat)
   kConnectionClose = 64,  ///< notification only (server -> client)
 };
-inline constexpr unsigned kOpSlots = 18;  ///< request ops are 1..17; index 0 = invalid
+inline constexpr unsigned kOpSlots = 19;  ///< request ops are 1..18; index 0 = invalid
 
 /// True for request ops (not notifications, not unknown values).
-constexpr bool is_request_op(uint8_t op) { return op >= 1 && op <= 17; }
+constexpr bool is_request_op(uint8_t op) { return op >= 1 && op < kOpSlots; }
 std::string_view op_name(Op op);
 
 /// Reason carried by CONNECTION_CLOSE.
@@ -112,6 +113,12 @@ inline constexpr uint32_t kFlagOnce = 1u << 5;
 /// name), as its metadata owner (the server listing it) holds them. One RPC
 /// per server for `ls -l` or find, instead of one STAT per entry.
 inline constexpr uint32_t kFlagReaddirAttrs = 1u << 6;
+/// SETATTR: which of the request attr's fields to set (at least one).
+inline constexpr uint32_t kFlagSetMode = 1u << 7;   ///< permission bits of attr.mode
+inline constexpr uint32_t kFlagSetAtime = 1u << 8;  ///< attr.atime_ns
+inline constexpr uint32_t kFlagSetMtime = 1u << 9;  ///< attr.mtime_ns
+/// SETATTR: a time of this value means "the server's clock, now".
+inline constexpr int64_t kTimeNow = INT64_MIN;
 /// Ops that take kFlagOnce: they answer before their handler returns.
 constexpr bool takes_once(Op op) {
   return op == Op::kCreate || op == Op::kUnlink || op == Op::kMkdir || op == Op::kRmdir || op == Op::kRename ||
@@ -124,6 +131,7 @@ constexpr uint32_t allowed_flags(Op op) {
                  : op == Op::kRename  ? (kFlagRenameDetach | kFlagRenameAttach)
                  : op == Op::kUnlink  ? kFlagUnlinkData
                  : op == Op::kReaddir ? kFlagReaddirAttrs
+                 : op == Op::kSetAttr ? (kFlagSetMode | kFlagSetAtime | kFlagSetMtime)
                                       : 0);
 }
 

@@ -117,6 +117,17 @@ class MetadataStore {
   void rmdir_abort(std::string_view path);
   /// rmdir_check, then removes the directory.
   Status rmdir(std::string_view path);
+  /// Sets what is given (nullopt: left as it is) of a file or directory
+  /// here: permission bits, access and modification time (ns since the
+  /// epoch; `now` for the clock's current time). ctime becomes now. ENOENT.
+  struct SetAttr {
+    std::optional<uint32_t> mode;
+    std::optional<int64_t> atime_ns;
+    std::optional<int64_t> mtime_ns;
+    bool atime_now = false;
+    bool mtime_now = false;
+  };
+  Result<Inode> setattr(std::string_view path, const SetAttr& what);
   /// Up to max_entries children listed here, starting at `cookie` (0 =
   /// start), whose names plus `entry_overhead` bytes each fit in max_bytes
   /// (a run of equal name hashes is never split, so a page may pass it by
