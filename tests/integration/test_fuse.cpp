@@ -168,6 +168,17 @@ TEST_F(Fuse, RealToolsOnARealTree) {
     EXPECT_EQ(a, b);
     EXPECT_FALSE(a.empty());
   }
+  // benchfs_find over libbenchfs sees the tree the mount made.
+  for (const std::string test : {"-name '*.hpp'", "-type f -size -2k", "-name 'CMake*'"}) {
+    SCOPED_TRACE(test);
+    ASSERT_EQ(sh("cd " + local + " && find . " + test + " | wc -l", &a), 0);
+    ASSERT_EQ(sh("cd " + local + " && find . | wc -l", &b), 0);
+    std::string got;
+    ASSERT_EQ(sh(std::string(BENCHFS_FIND) + " --serial -q --registry " + quote(registry_) + " /tree " + test,
+                 &got),
+              0);
+    EXPECT_EQ(got, "MATCHED " + std::to_string(std::stol(a)) + "/" + std::to_string(std::stol(b)) + "\n");
+  }
   const std::string stamp = quote(dir_.sub("stamp"));
   ASSERT_EQ(sh("sleep 0.05 && touch " + stamp + " && sleep 0.05 && echo new > " + m +
                "/tree/core/new1 && echo new > " + m + "/tree/net/new2"),
