@@ -99,6 +99,15 @@ check_resolves_into_prefix() {
   [[ $(readlink -f "$got") == "$real" ]] || die "$bin loads $got, not the installed $real"
 }
 
+# The tools built in this tree (benchfs-fuse only where libfuse3-dev was
+# found) run from the prefix and load its libbenchfs.
+for tool in benchfs_find benchfs-fuse; do
+  [[ -x $build_dir/tools/$tool || -x $build_dir/fuse/$tool ]] || continue
+  [[ -x $prefix/bin/$tool ]] || die "bin/$tool was built but not installed"
+  "$prefix/bin/$tool" --help >/dev/null || die "installed $tool --help does not run"
+  check_resolves_into_prefix "$prefix/bin/$tool"
+done
+
 # ------------------------------------------------------------ pkg-config
 step "build hello.c with pkg-config"
 # PKG_CONFIG_LIBDIR (not _PATH) so that only our .pc is searched: a
