@@ -395,6 +395,7 @@ int main(int argc, char** argv) {
   struct fuse_args args = FUSE_ARGS_INIT(static_cast<int>(fargv.size()), fargv.data());
   const struct fuse_operations ops = make_operations();
   struct fuse* fs = fuse_new(&args, &ops, sizeof ops, nullptr);
+  fuse_opt_free_args(&args);  // fuse_new parsed (and copied) them
   if (fs == nullptr) {
     std::fprintf(stderr, "benchfs-fuse: bad FUSE options (%s)\n", g_opt.fuse_opts.c_str());
     if (g_opt.foreground) benchfs_finalize();
