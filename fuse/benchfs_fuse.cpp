@@ -280,8 +280,7 @@ int op_chmod(const char* path, mode_t mode, struct fuse_file_info* fi) {
 // gid): asking for what is already there succeeds, anything else is EPERM.
 int op_chown(const char* path, uid_t uid, gid_t gid, struct fuse_file_info* fi) {
   struct stat st {};
-  const int rc = fi != nullptr ? benchfs_fstat(fd_of(fi), &st) : benchfs_stat(path, &st);
-  if (rc != 0) return fuse_errno("chown", path);
+  if (const int rc = op_getattr(path, &st, fi); rc != 0) return rc;
   const bool same_uid = uid == static_cast<uid_t>(-1) || uid == st.st_uid;
   const bool same_gid = gid == static_cast<gid_t>(-1) || gid == st.st_gid;
   return same_uid && same_gid ? 0 : -EPERM;

@@ -628,6 +628,7 @@ Status FileSystem::ftruncate(int fd, int64_t length) {
 }
 
 Result<wire::Attr> FileSystem::setattr(std::string_view path, uint32_t flags, const wire::Attr& what) {
+  if (flags == 0) return stat(path);  // nothing to set: the file must still exist
   if (auto st = check_path(path); !st) return st;
   wire::Request req;
   req.op = wire::Op::kSetAttr;
@@ -663,6 +664,7 @@ Result<wire::Attr> FileSystem::setattr(std::string_view path, uint32_t flags, co
 }
 
 Result<wire::Attr> FileSystem::fsetattr(int fd, uint32_t flags, const wire::Attr& what) {
+  if (flags == 0) return fstat(fd);
   auto fr = file(fd);
   if (!fr) return fr.status();
   auto f = std::move(*fr);

@@ -54,7 +54,8 @@ class FileSystem {
   Status rename(std::string_view from, std::string_view to);
   /// Sets what `flags` names (wire::kFlagSetMode / kFlagSetAtime /
   /// kFlagSetMtime) of `what` (times may be wire::kTimeNow): on the owner,
-  /// and for a directory on every server (it is replicated).
+  /// and for a directory on every server (it is replicated). flags 0: a
+  /// stat (nothing changes, but the file must exist).
   Result<wire::Attr> setattr(std::string_view path, uint32_t flags, const wire::Attr& what);
   /// setattr of an open file; first pushes its size, so that the times set
   /// are not overwritten by a later close.
