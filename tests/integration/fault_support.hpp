@@ -77,12 +77,7 @@ class Process {
     kill(SIGKILL);
     return wait_exit(10000);
   }
-  [[nodiscard]] std::string output() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  [[nodiscard]] std::string output() const { return benchfs::test::read_file(log_); }
   /// Waits until the output contains `needle`: true, or false when the
   /// process exited without it or timeout_ms passed.
   bool wait_for(const std::string& needle, int timeout_ms) {

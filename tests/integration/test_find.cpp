@@ -79,24 +79,8 @@ struct FindRun {
   [[nodiscard]] std::string last() const { return lines.empty() ? std::string() : lines.back(); }
 };
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      q += "'\\''";
-    } else {
-      q += c;
-    }
-  }
-  return q + "'";
-}
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using benchfs::test::read_file;
+using benchfs::test::shell_quote;
 
 class FindTest : public benchfs::test::FsJobTest {
  protected:
@@ -127,8 +111,8 @@ class FindTest : public benchfs::test::FsJobTest {
     FindRun r;
     std::string ignored;
     r.rc = benchfs::test::run_command({"sh", "-c", cmd}, kToolTimeoutMs, &ignored, env);
-    const std::string out = slurp(out_file);
-    r.err = slurp(err_file);
+    const std::string out = read_file(out_file);
+    r.err = read_file(err_file);
     std::istringstream in(out);
     for (std::string line; std::getline(in, line);) r.lines.push_back(line);
     r.all = "command: " + cmd + "\nexit status " + std::to_string(r.rc) + "\n---- stdout ----\n" + out +

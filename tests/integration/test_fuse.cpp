@@ -52,7 +52,7 @@ int sh(const std::string& cmd, std::string* out = nullptr, int timeout_ms = 6000
   return rc;
 }
 
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+using benchfs::test::shell_quote;
 
 class Fuse : public benchfs::test::FsJobTest {
  protected:
@@ -75,7 +75,8 @@ class Fuse : public benchfs::test::FsJobTest {
         (void)wait_fuse(5000);
       }
     }
-    if (!mnt_.empty() && mounted(mnt_)) sh("umount -l " + quote(mnt_) + " || fusermount3 -uz " + quote(mnt_));
+    if (!mnt_.empty() && mounted(mnt_))
+      sh("umount -l " + shell_quote(mnt_) + " || fusermount3 -uz " + shell_quote(mnt_));
     if (HasFailure()) std::printf("---- benchfs-fuse log ----\n%s\n", read_log().c_str());
     FsJobTest::TearDown();
   }
@@ -130,12 +131,7 @@ class Fuse : public benchfs::test::FsJobTest {
     }
   }
 
-  std::string read_log() const {
-    std::ifstream in(dir_.sub("fuse.log"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string read_log() const { return benchfs::test::read_file(dir_.sub("fuse.log")); }
 
   std::string in_mnt(const std::string& rel) const { return mnt_ + "/" + rel; }
 
@@ -149,8 +145,8 @@ TEST_F(Fuse, RealToolsOnARealTree) {
   ASSERT_NO_FATAL_FAILURE(start());
   if (IsSkipped()) return;
   const std::string src = BENCHFS_SOURCE_DIR;
-  const std::string m = quote(mnt_);
-  const std::string local = quote(dir_.sub("local"));
+  const std::string m = shell_quote(mnt_);
+  const std::string local = shell_quote(dir_.sub("local"));
   ASSERT_EQ(sh("mkdir " + local + " && cp -r " + src + "/core " + src + "/net " + src + "/capi " + src +
                "/storage " + local + "/"),
             0);
@@ -162,8 +158,8 @@ TEST_F(Fuse, RealToolsOnARealTree) {
   EXPECT_EQ(a, b);
   EXPECT_GT(a.size(), 1000u);
   // tar out of the mount, and back into it.
-  ASSERT_EQ(sh("tar -C " + m + " -cf " + quote(dir_.sub("t.tar")) + " tree"), 0);
-  ASSERT_EQ(sh("mkdir " + m + "/x && tar -C " + m + "/x -xf " + quote(dir_.sub("t.tar"))), 0);
+  ASSERT_EQ(sh("tar -C " + m + " -cf " + shell_quote(dir_.sub("t.tar")) + " tree"), 0);
+  ASSERT_EQ(sh("mkdir " + m + "/x && tar -C " + m + "/x -xf " + shell_quote(dir_.sub("t.tar"))), 0);
   ASSERT_EQ(sh("diff -r " + local + " " + m + "/x/tree"), 0);
   // find -name / -size / -newer, against find on the local copy.
   // (Directories report size 0, not a local file system's 4096: -size with -type f.)
@@ -181,12 +177,13 @@ TEST_F(Fuse, RealToolsOnARealTree) {
     ASSERT_EQ(sh("cd " + local + " && find . " + test + " | wc -l", &a), 0);
     ASSERT_EQ(sh("cd " + local + " && find . | wc -l", &b), 0);
     std::string got;
-    ASSERT_EQ(sh(std::string(BENCHFS_FIND) + " --serial -q --registry " + quote(registry_) + " /tree " + test,
-                 &got),
-              0);
+    ASSERT_EQ(
+        sh(std::string(BENCHFS_FIND) + " --serial -q --registry " + shell_quote(registry_) + " /tree " + test,
+           &got),
+        0);
     EXPECT_EQ(got, "MATCHED " + std::to_string(std::stol(a)) + "/" + std::to_string(std::stol(b)) + "\n");
   }
-  const std::string stamp = quote(dir_.sub("stamp"));
+  const std::string stamp = shell_quote(dir_.sub("stamp"));
   ASSERT_EQ(sh("sleep 0.05 && touch " + stamp + " && sleep 0.05 && echo new > " + m +
                "/tree/core/new1 && echo new > " + m + "/tree/net/new2"),
             0);
@@ -209,7 +206,7 @@ TEST_F(Fuse, RealToolsOnARealTree) {
   // dd at several block sizes, read back with other sizes.
   for (const std::string bs : {"4k", "64k", "1M", "4M"}) {
     SCOPED_TRACE(bs);
-    const std::string f = quote(dir_.sub("dd." + bs));
+    const std::string f = shell_quote(dir_.sub("dd." + bs));
     ASSERT_EQ(sh("dd if=/dev/urandom of=" + f + " bs=" + bs + " count=5 status=none"), 0);
     ASSERT_EQ(sh("dd if=" + f + " of=" + m + "/dd." + bs + " bs=" + bs + " status=none"), 0);
     ASSERT_EQ(sh("dd if=" + m + "/dd." + bs + " bs=3000 status=none | cmp - " + f), 0);
@@ -284,7 +281,7 @@ TEST_F(Fuse, TwoProcessesWriteDisjointRanges) {
   if (IsSkipped()) return;
   constexpr size_t kHalf = 5 * 1024 * 1024 + 4321;
   const std::string path = in_mnt("shared");
-  ASSERT_EQ(sh("touch " + quote(path)), 0);
+  ASSERT_EQ(sh("touch " + shell_quote(path)), 0);
   pid_t kids[2];
   for (int k = 0; k < 2; ++k) {
     kids[k] = fork();
@@ -329,7 +326,7 @@ TEST_F(Fuse, UnsupportedOperationsFailCleanly) {
   ASSERT_NO_FATAL_FAILURE(start());
   if (IsSkipped()) return;
   const std::string f = in_mnt("f");
-  ASSERT_EQ(sh("echo data > " + quote(f)), 0);
+  ASSERT_EQ(sh("echo data > " + shell_quote(f)), 0);
   errno = 0;
   EXPECT_EQ(symlink("f", in_mnt("sym").c_str()), -1);
   EXPECT_EQ(errno, ENOTSUP);
@@ -353,11 +350,11 @@ TEST_F(Fuse, UnsupportedOperationsFailCleanly) {
   EXPECT_EQ(open(f.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644), -1);
   EXPECT_EQ(errno, EEXIST);
   ASSERT_EQ(mkdir(in_mnt("d").c_str(), 0755), 0);
-  ASSERT_EQ(sh("echo x > " + quote(in_mnt("d/y"))), 0);
+  ASSERT_EQ(sh("echo x > " + shell_quote(in_mnt("d/y"))), 0);
   EXPECT_EQ(rmdir(in_mnt("d").c_str()), -1);
   EXPECT_EQ(errno, ENOTEMPTY);
   std::string out;
-  ASSERT_EQ(sh("cat " + quote(f), &out), 0);
+  ASSERT_EQ(sh("cat " + shell_quote(f), &out), 0);
   EXPECT_EQ(out, "data\n") << "nothing changed";
   struct statvfs v {};
   ASSERT_EQ(statvfs(mnt_.c_str(), &v), 0);

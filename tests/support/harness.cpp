@@ -323,11 +323,25 @@ void ServerJob::kill_all() {
   status_ = -1;
 }
 
-std::string ServerJob::log() const {
-  std::ifstream in(dir_ + "/servers.log");
+std::string ServerJob::log() const { return read_file(dir_ + "/servers.log"); }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      q += "'\\''";
+    } else {
+      q += c;
+    }
+  }
+  return q + "'";
 }
 
 nlohmann::json ServerJob::stats(int rank) const {

@@ -121,6 +121,12 @@ size_t open_fds();
 /// Environment every test process sets for UCX and Open MPI on this machine.
 void set_test_environment();
 
+/// The whole content of a file ("" if it cannot be read).
+std::string read_file(const std::string& path);
+
+/// `s` as one word for bash -c (single quotes, embedded ones escaped).
+std::string shell_quote(const std::string& s);
+
 std::string benchfsd_path();
 std::string bench_path();
 
