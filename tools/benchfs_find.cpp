@@ -471,22 +471,22 @@ class Walker {
  private:
   struct ListCtx {
     Walker* self;
-    const std::string* dir;
-    std::string path;
+    size_t prefix;     ///< bytes of path that are the directory and its '/'
+    std::string path;  ///< "<dir>/" then each entry's name
   };
 
   static int on_entry(void* arg, const char* name, const struct stat* st) {
     auto* c = static_cast<ListCtx*>(arg);
-    c->path.assign(*c->dir == "/" ? std::string() : *c->dir);
-    c->path += '/';
+    c->path.resize(c->prefix);
     c->path += name;
     c->self->visit(c->path, name, *st);
     return 0;
   }
 
   void list(const std::string& dir) {
-    ListCtx ctx{this, &dir, std::string()};
-    ctx.path.reserve(dir.size() + 256);
+    ListCtx ctx{this, 0, dir == "/" ? std::string("/") : dir + "/"};
+    ctx.prefix = ctx.path.size();
+    ctx.path.reserve(ctx.prefix + 256);
     if (benchfs_readdir_plus(dir.c_str(), &Walker::on_entry, &ctx) < 0) {
       if (errno == ENOENT) {
         std::fprintf(stderr, "benchfs_find: warning: %s vanished during the walk: %s\n", dir.c_str(),
