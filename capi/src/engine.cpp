@@ -379,14 +379,16 @@ Status Client::connect_recovering(std::unique_lock<std::mutex>& lock, Conn& c, u
   unsigned refused = 0;
   for (unsigned attempt = 0;; ++attempt) {
     if (attempt > 0) {
-      if (auto st = back_off(lock, attempt, deadline_ns, "connecting to node_" + std::to_string(c.index)); !st)
+      if (auto st = back_off(lock, attempt, deadline_ns, "connecting to node_" + std::to_string(c.index));
+          !st)
         return st;
     }
     // Nothing is sent before the connection is up: trying again is safe.
     // (A timeout before the deadline is UCX's endpoint timeout: a wire-up
     // the server, flooded with connections, did not finish.)
     Status st = ensure_connected(lock, c, deadline_ns);
-    if (st || !(lost_connection(st.err(), deadline_ns) || (st.err() == ECONNREFUSED && ++refused < kRefusedTries)))
+    if (st ||
+        !(lost_connection(st.err(), deadline_ns) || (st.err() == ECONNREFUSED && ++refused < kRefusedTries)))
       return st;
   }
 }
@@ -653,12 +655,14 @@ void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
 
 Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
                                       const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
-                                      uint64_t deadline_ns, size_t* recv_len, uint64_t* request_id, bool once) {
+                                      uint64_t deadline_ns, size_t* recv_len, uint64_t* request_id,
+                                      bool once) {
   Pending p;
   p.recv_buf = recv_buf;
   p.recv_cap = recv_cap;
   const bool eager = wire::request_var_size(req) > 0;
-  const Status posted = post(c, p, req, send_data, send_len, eager, request_id != nullptr ? *request_id : 0, once);
+  const Status posted =
+      post(c, p, req, send_data, send_len, eager, request_id != nullptr ? *request_id : 0, once);
   if (request_id != nullptr && posted) *request_id = p.id;
   if (auto st = posted; !st) {
     mark_broken(c, st.err(), "send failed");
@@ -800,7 +804,8 @@ void Client::call_all(Call* calls, size_t n) {
       if (auto st = post(c, p, call.req, call.send_data, call.send_len, eager, 0, !call.idempotent); !st) {
         mark_broken(c, st.err(), "send failed");
         call.status = st;
-        if ((call.idempotent || may_resend_all) && is_connection_error(st.err())) retry.push_back(Retry{ci, p.id});
+        if ((call.idempotent || may_resend_all) && is_connection_error(st.err()))
+          retry.push_back(Retry{ci, p.id});
         continue;
       }
       free_slots.pop_back();

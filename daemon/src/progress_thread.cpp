@@ -260,7 +260,8 @@ size_t ProgressThread::advance_closes() {
       done = c == nullptr;
       ++work;
     }
-    if (!done && c->state == Conn::State::kClosing && ucp_request_check_status(c->close_req) != UCS_INPROGRESS) {
+    if (!done && c->state == Conn::State::kClosing &&
+        ucp_request_check_status(c->close_req) != UCS_INPROGRESS) {
       ucp_request_free(c->close_req);
       c->close_req = nullptr;
       erase_conn(c->id);
@@ -572,7 +573,8 @@ void ProgressThread::attach(OpCtx* ctx, Conn& c) {
 void ProgressThread::release_ctx(OpCtx* ctx) {
   if (ctx->conn_id != 0) {
     Conn* c = ctx->conn_id == kReplyEpConnId ? &reply_ep_conn_ : find_by_id(ctx->conn_id);
-    if (c != nullptr && c->inflight() > 0) c->activity->inflight.store(c->inflight() - 1, std::memory_order_relaxed);
+    if (c != nullptr && c->inflight() > 0)
+      c->activity->inflight.store(c->inflight() - 1, std::memory_order_relaxed);
   }
   if (ctx->am_desc != nullptr) {
     ucp_am_data_release(worker_.get(), ctx->am_desc);

@@ -60,8 +60,8 @@ struct Conn {
   /// Requests in flight (attached OpCtx), shared with the registry entry so
   /// that eviction can pass over a client that is working.
   std::shared_ptr<registry::ClientActivity> activity = std::make_shared<registry::ClientActivity>();
-  uint64_t close_not_before_ns = 0;  ///< draining: not closed before (UCX's acks go out)
-  uint64_t close_deadline_ns = 0;    ///< draining: closed then even with requests in flight
+  uint64_t close_not_before_ns = 0;      ///< draining: not closed before (UCX's acks go out)
+  uint64_t close_deadline_ns = 0;        ///< draining: closed then even with requests in flight
   ucs_status_ptr_t close_req = nullptr;  ///< closing
 
   [[nodiscard]] uint32_t inflight() const { return activity->inflight.load(std::memory_order_relaxed); }

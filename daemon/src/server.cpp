@@ -34,17 +34,20 @@ Status validate(const ServerOptions& o) {
 Result<DropReply> parse_drop_reply(const std::string& text) {
   if (text.empty()) return DropReply{};
   const size_t colon = text.find(':');
-  auto n = colon == std::string::npos ? Result<uint64_t>(Status(EINVAL, "")) : parse_u64(text.substr(colon + 1));
+  auto n =
+      colon == std::string::npos ? Result<uint64_t>(Status(EINVAL, "")) : parse_u64(text.substr(colon + 1));
   const std::string name = text.substr(0, colon);
   for (unsigned op = 1; op < wire::kOpSlots; ++op) {
     // Not register_client or shutdown: their handlers use the connection after replying.
     const auto o = static_cast<wire::Op>(op);
     if (o == wire::Op::kRegisterClient || o == wire::Op::kShutdown) continue;
-    if (wire::op_name(o) == name && n && *n > 0)
-      return DropReply{static_cast<uint8_t>(op), *n};
+    if (wire::op_name(o) == name && n && *n > 0) return DropReply{static_cast<uint8_t>(op), *n};
   }
-  return Status(EINVAL, "--drop-reply: expected OP:N (a request op other than register_client and shutdown, such as create, and "
-                  "N >= 1), not '" + text + "'");
+  return Status(EINVAL,
+                "--drop-reply: expected OP:N (a request op other than register_client and shutdown, such as "
+                "create, and "
+                "N >= 1), not '" +
+                    text + "'");
 }
 
 namespace {

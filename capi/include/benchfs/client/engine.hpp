@@ -186,8 +186,8 @@ class Client {
   /// (0: a new one, stored back).
   Result<wire::Reply> call_once(std::unique_lock<std::mutex>& lock, Conn& c, wire::Request& req,
                                 const void* send_data, size_t send_len, void* recv_buf, size_t recv_cap,
-                                uint64_t deadline_ns, size_t* recv_len = nullptr, uint64_t* request_id = nullptr,
-                                bool once = false);
+                                uint64_t deadline_ns, size_t* recv_len = nullptr,
+                                uint64_t* request_id = nullptr, bool once = false);
   /// A call that recovers from lost connections: reconnects, re-registers
   /// and sends again with backoff until deadline_ns. Every attempt carries
   /// the same request id; calls that are not idempotent go at most once

@@ -24,7 +24,7 @@ struct ServerOptions {
   /// (<= buffer_pool; 0 = off); kAutoReserve = default_reserve().
   uint64_t reserve = kAutoReserve;
   static constexpr uint64_t kAutoReserve = ~0ULL;
-  bool huge_pages = true;         ///< advise chunk buffers for transparent huge pages
+  bool huge_pages = true;  ///< advise chunk buffers for transparent huge pages
   /// Clients registered at once before idle ones are evicted (soft: a
   /// server with more clients, all active, keeps them all and warns).
   /// benchfsd_mt lowers the default where the descriptor limit is too small
@@ -36,11 +36,11 @@ struct ServerOptions {
   /// A client counts as idle (evictable) after this long without a request
   /// and with none in flight.
   uint64_t client_idle_ms = 1000;
-  size_t registry_shards = 16;    ///< ClientRegistry shards (rounded to a power of two)
+  size_t registry_shards = 16;  ///< ClientRegistry shards (rounded to a power of two)
   net::PollMode poll = net::PollMode::kAdaptive;
-  uint64_t spin_us = 2000;             ///< adaptive: the longest a progress thread spins before sleeping
-  bool pin = true;                     ///< pin threads to the cores of the cpuset with hwloc
-  bool debug_endpoints = false;        ///< log ucp_ep_print_info of every registered client
+  uint64_t spin_us = 2000;       ///< adaptive: the longest a progress thread spins before sleeping
+  bool pin = true;               ///< pin threads to the cores of the cpuset with hwloc
+  bool debug_endpoints = false;  ///< log ucp_ep_print_info of every registered client
   /// Fault injection (tests), "OP:N": every Nth reply to OP on each
   /// progress thread is dropped and its connection closed. Empty: off.
   std::string drop_reply;

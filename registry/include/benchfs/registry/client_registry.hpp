@@ -32,7 +32,7 @@ struct ClientEntry {
   uint64_t session = 0;  ///< token carried by every request of this client
   /// The connection's requests in flight (null: always idle).
   std::shared_ptr<const ClientActivity> activity;
-  std::string peer;       ///< peer address for logs and stats
+  std::string peer;  ///< peer address for logs and stats
   uint64_t connected_at_ns = 0;
   uint64_t last_used_ns = 0;
 };
