@@ -182,7 +182,13 @@ int op_read_buf(const char* path, struct fuse_bufvec** bufp, size_t size, off_t 
     std::free(mem);
     return -ENOMEM;
   }
-  *bv = FUSE_BUFVEC_INIT(static_cast<size_t>(n));
+  // FUSE_BUFVEC_INIT's fields, without its C99 compound literal.
+  bv->count = 1;
+  bv->idx = 0;
+  bv->off = 0;
+  bv->buf[0] = fuse_buf{};
+  bv->buf[0].size = static_cast<size_t>(n);
+  bv->buf[0].fd = -1;
   bv->buf[0].mem = mem;
   *bufp = bv;
   return 0;
@@ -410,11 +416,8 @@ int main(int argc, char** argv) {
   }
   int rc = 0;
   struct fuse_session* se = fuse_get_session(fs);
-  if (fuse_set_signal_handlers(se) != 0) {
-    rc = 1;
-  } else if (fuse_daemonize(g_opt.foreground ? 1 : 0) != 0) {
-    rc = 1;
-  } else if (!g_opt.foreground && connect_servers() != 0) {
+  if (fuse_set_signal_handlers(se) != 0 || fuse_daemonize(g_opt.foreground ? 1 : 0) != 0 ||
+      (!g_opt.foreground && connect_servers() != 0)) {
     rc = 1;
   } else {
     if (g_opt.single_thread) {

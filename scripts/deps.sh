@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ cmake ninja-build pkg-config make
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format clang-tidy
   libucx-dev ucx-utils
   libopenmpi-dev openmpi-bin
   libtbb-dev libconcurrentqueue-dev libhwloc-dev

@@ -3,14 +3,15 @@
 # stress) in the release, asan (ASan+UBSan) and tsan presets, and the
 # libFuzzer targets (clang) in the fuzz preset, each for a bounded time, and
 # a build-only check that a plain `cmake -DCMAKE_BUILD_TYPE=Release` build
-# (no preset, warnings not errors) of the server and library works.
+# (no preset, warnings not errors) of the server and library works, and
+# scripts/lint.sh (clang-format and clang-tidy).
 # Installs missing Debian packages first.
 #   scripts/test.sh            everything (what CI runs)
 #   PRESETS=release scripts/test.sh    only some presets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-PRESETS=${PRESETS:-"plain release asan tsan fuzz"}
+PRESETS=${PRESETS:-"plain lint release asan tsan fuzz"}
 bash scripts/deps.sh
 failed=()
 start=$(date +%s)
@@ -26,7 +27,9 @@ run_ctest() {  # preset, ctest args...
 
 for preset in $PRESETS; do
   echo "== build ($preset)"
-  if [[ $preset != plain && ! -f build/$preset/build.ninja ]]; then cmake --preset "$preset" >/dev/null; fi
+  if [[ $preset != plain && $preset != lint && ! -f build/$preset/build.ninja ]]; then
+    cmake --preset "$preset" >/dev/null
+  fi
   case $preset in
     plain)
       # What a user who ignores the presets gets (GCC's -O3 false positives
@@ -37,6 +40,12 @@ for preset in $PRESETS; do
       if ! cmake --build build/plain -j "$(nproc)" --target benchfsd_mt benchfs; then
         failed+=("plain: cmake -DCMAKE_BUILD_TYPE=Release build")
       fi
+      continue
+      ;;
+    lint)
+      # Formatting and clang-tidy (reads the release preset's compile
+      # commands; builds nothing).
+      if ! bash scripts/lint.sh; then failed+=("lint: scripts/lint.sh"); fi
       continue
       ;;
     tsan)

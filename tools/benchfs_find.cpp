@@ -306,6 +306,7 @@ int relaunch(const Options& o) {
   }
   for (const auto& name : drop) unsetenv(name.c_str());
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
   execvp(args[0], args.data());

@@ -180,7 +180,9 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   std::string listener_mode = "multi";
   std::string progress_mode = "single";
   app.add_option("--listener-thread-mode", listener_mode,
-                 "UCX thread mode of the listener's worker (single aborts in UCX 1.13; for measurement)")
+                 "UCX thread mode of the listener's worker (single is for measurement: it aborted in UCX "
+                 "1.13 before the "
+                 "hand-off waited for the listener's progress call)")
       ->capture_default_str()
       ->check(CLI::IsMember({"single", "multi"}));
   app.add_option("--progress-thread-mode", progress_mode, "UCX thread mode of the progress workers")

@@ -287,7 +287,7 @@ ucs_status_t handle_fs_request(RequestHost& t, OpCtx* ctx, const wire::Request& 
     case wire::Op::kUnlink: {
       auto r = meta.unlink(req.path);
       if (r && (req.flags & wire::kFlagUnlinkData) != 0) (void)t.chunks().remove(r->ino, 0);
-      reply_attr(t, ctx, std::move(r));
+      reply_attr(t, ctx, r);
       break;
     }
     case wire::Op::kMkdir:

@@ -359,9 +359,12 @@ Attempt try_read(const std::string& dir) {
   const uint32_t n = info->servers;
   for (const ServerEntry& e : *entries) {
     if (e.node >= n) {
-      return broken(Status(EINVAL, list_path + ": node_" + std::to_string(e.node) +
-                                       " is outside node_0..node_" + std::to_string(n - 1) + " (" +
-                                       ready_path + " says " + std::to_string(n) + " servers)"));
+      std::string msg = list_path;
+      msg += ": node_" + std::to_string(e.node);
+      msg += " is outside node_0..node_" + std::to_string(n - 1);
+      msg += " (" + ready_path;
+      msg += " says " + std::to_string(n) + " servers)";
+      return broken(Status(EINVAL, msg));
     }
   }
   if (entries->size() < n) {
@@ -414,8 +417,12 @@ Status prepare_directory(const std::string& dir) {
       if (!S_ISDIR(st.st_mode)) return not_a_dir(prefix);
       continue;
     }
-    if (errno != ENOENT)
-      return sys_error(errno, "cannot create registry directory '" + dir + "': '" + prefix + "'");
+    if (errno != ENOENT) {
+      const int err = errno;
+      std::string msg = "cannot create registry directory '" + dir;
+      msg += "': '" + prefix + "'";
+      return sys_error(err, msg);
+    }
     if (::mkdir(prefix.c_str(), 0700) != 0) {
       int err = errno;
       if (err == EEXIST) {  // another rank was faster: fine if it made a directory

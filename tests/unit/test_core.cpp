@@ -83,7 +83,7 @@ TEST(Histogram, QuantilesWithinBucketError) {
   }
   std::sort(v.begin(), v.end());
   for (double q : {0.01, 0.5, 0.9, 0.99}) {
-    const double exact = static_cast<double>(v[static_cast<size_t>(q * (v.size() - 1))]);
+    const double exact = static_cast<double>(v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]);
     const double got = static_cast<double>(h.quantile(q));
     EXPECT_NEAR(got, exact, exact * 0.07) << "q=" << q;
   }

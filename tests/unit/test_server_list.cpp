@@ -597,7 +597,7 @@ TEST_F(ServerListTest, WorkerAddressFileErrorsNameTheLine) {
     EXPECT_FALSE(r.ok()) << "accepted: '" << bad << "'";
     if (!r.ok()) {
       EXPECT_EQ(r.status().err(), EINVAL) << bad;
-      EXPECT_EQ(r.status().message().rfind("w", 0), 0u) << r.status().message();
+      EXPECT_EQ(r.status().message().rfind('w', 0), 0u) << r.status().message();
     }
   }
 }

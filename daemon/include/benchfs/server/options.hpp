@@ -49,10 +49,12 @@ struct ServerOptions {
   uint64_t shutdown_timeout_ms = 500;  ///< bound on telling clients and flushing endpoints
                                        ///< (under 1 s: mpirun kills ranks 1 s after a signal)
   /// UCX thread modes of the listener's worker and of the progress workers.
-  /// The listener's must be multi: UCX 1.13 aborts when connection requests
-  /// of a single-mode listener worker are handed to other workers (DESIGN.md
-  /// section 10; test_connect_storm). Progress workers are touched by their
-  /// own thread only, and single mode spares them a lock per progress call.
+  /// The listener's is multi by default. Single aborted in UCX 1.13 when
+  /// connection requests were handed to other workers while its progress call
+  /// ran; since the hand-off waits for that call to return, single runs clean
+  /// too (README "Design notes"; test_connect_storm), but multi stays the
+  /// default. Progress workers are touched by their own thread only, and
+  /// single mode spares them a lock per progress call.
   bool listener_multi = true;
   bool progress_multi = false;
 };
