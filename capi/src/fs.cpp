@@ -436,41 +436,33 @@ Result<size_t> FileSystem::pread(int fd, void* buf, size_t len, int64_t offset) 
   return n;
 }
 
-Result<size_t> FileSystem::write(int fd, const void* buf, size_t len) {
+Result<size_t> FileSystem::at_position(int fd, bool write, const std::function<Result<size_t>(int64_t)>& io) {
   auto fr = file(fd);
   if (!fr) return fr.status();
   auto f = std::move(*fr);
   uint64_t at;
   {
     std::lock_guard lock(f->mu);
-    if ((f->flags & O_APPEND) != 0) {
+    if (write && (f->flags & O_APPEND) != 0) {
       auto sz = file_size(*f, true);
       if (!sz) return sz.status();
       f->pos = *sz;
     }
     at = f->pos;
   }
-  auto r = pwrite(fd, buf, len, static_cast<int64_t>(at));
+  auto r = io(static_cast<int64_t>(at));
   if (!r) return r;
   std::lock_guard lock(f->mu);
   f->pos = at + *r;
   return r;
 }
 
+Result<size_t> FileSystem::write(int fd, const void* buf, size_t len) {
+  return at_position(fd, true, [&](int64_t at) { return pwrite(fd, buf, len, at); });
+}
+
 Result<size_t> FileSystem::read(int fd, void* buf, size_t len) {
-  auto fr = file(fd);
-  if (!fr) return fr.status();
-  auto f = std::move(*fr);
-  uint64_t at;
-  {
-    std::lock_guard lock(f->mu);
-    at = f->pos;
-  }
-  auto r = pread(fd, buf, len, static_cast<int64_t>(at));
-  if (!r) return r;
-  std::lock_guard lock(f->mu);
-  f->pos = at + *r;
-  return r;
+  return at_position(fd, false, [&](int64_t at) { return pread(fd, buf, len, at); });
 }
 
 Result<int64_t> FileSystem::lseek(int fd, int64_t offset, int whence) {

@@ -113,6 +113,9 @@ class FileSystem {
   Result<uint64_t> file_size(File& f, bool refresh);
   /// Chunk RPCs for [offset, offset + len) of inode ino, straight from / into buf.
   Status chunk_io(uint64_t ino, bool write, std::byte* buf, size_t len, uint64_t offset);
+  /// write / read at fd's position (its end first, for O_APPEND writes):
+  /// io(offset) does the transfer, and the position moves past what it did.
+  Result<size_t> at_position(int fd, bool write, const std::function<Result<size_t>(int64_t)>& io);
   /// Lowers what the open descriptors of `ino` remember writing (truncate).
   void clamp_written(uint64_t ino, uint64_t size);
 
