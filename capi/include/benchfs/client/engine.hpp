@@ -141,6 +141,7 @@ class Client {
   struct Conn;
   struct Pending;
   struct SendBuffers;
+  class Batch;  ///< one call_all's window of requests in flight
   explicit Client(const ClientOptions& opts);
   Status init();
 
