@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -48,7 +49,7 @@ Summary summarize(std::vector<double>& v) {
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
   auto at = [&v](double q) {
-    size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
+    size_t i = static_cast<size_t>(std::lround(q * static_cast<double>(v.size() - 1)));
     return v[std::min(i, v.size() - 1)];
   };
   s.min_us = v.front();
@@ -545,7 +546,7 @@ PhaseTotals io_read(const IoPlan& p, int owner, IoBuffer& buf, std::vector<unsig
         if (std::memcmp(buf.data(), expect.data(), p.xfer) != 0) {
           const size_t i = first_difference(buf.data(), expect.data(), p.xfer);
           log.wrong("verify %s: byte at offset %llu is 0x%02x, rank %d wrote 0x%02x", path.c_str(),
-                    static_cast<unsigned long long>(off + i), buf[i], owner, expect[i]);
+                    static_cast<unsigned long long>(off) + i, buf[i], owner, expect[i]);
           ++t.errors;
         }
       }

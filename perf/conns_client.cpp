@@ -151,6 +151,7 @@ int main(int argc, char** argv) {
     cv.notify_all();
   };
   std::vector<std::thread> ts;
+  ts.reserve(static_cast<size_t>(args.threads));
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < args.threads; ++i) {
     ts.emplace_back([&, i] {

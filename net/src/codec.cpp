@@ -105,11 +105,9 @@ constexpr size_t request_fixed_size(Op op) {
     case Op::kCreate:
       return 16;
     case Op::kOpen:
-      return 8;
     case Op::kStat:
     case Op::kUnlink:
     case Op::kRmdir:
-      return 8;
     case Op::kMkdir:
       return 8;
     case Op::kReaddir:
@@ -151,7 +149,6 @@ constexpr size_t reply_fixed_size(Op op) {
     case Op::kSetAttr:
       return kAttrSize;
     case Op::kReaddir:
-      return 16;
     case Op::kRemoveChunks:
       return 16;
     case Op::kRename:

@@ -133,8 +133,7 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
       case 0: {  // ping with a payload, echo checked
         const size_t len = rng() % 8192;
         fill_pattern(buf.data(), len, ++generation, 0);
-        if (!checked(t, index, "ping",
-                          [&] { return fs.client().ping(0, buf.data(), len, back.data()); }))
+        if (!checked(t, index, "ping", [&] { return fs.client().ping(0, buf.data(), len, back.data()); }))
           break;
         t.pings.fetch_add(1, std::memory_order_relaxed);
         if (std::memcmp(buf.data(), back.data(), len) != 0) t.mismatches.fetch_add(1);
@@ -145,7 +144,7 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
         const uint64_t off = rng() % (kFileMax - len + 1);
         fill_pattern(buf.data(), len, ++generation, off);
         auto n = checked(t, index, "pwrite",
-                              [&] { return fs.pwrite(fd, buf.data(), len, static_cast<int64_t>(off)); });
+                         [&] { return fs.pwrite(fd, buf.data(), len, static_cast<int64_t>(off)); });
         if (known.size() < off + len) known.resize(off + len, 1);
         if (!n || *n != len) {
           // Counted as an error; the range is unknown from now on (also past
@@ -167,7 +166,7 @@ void run_thread(int index, FileSystem& fs, const std::string& path, double deadl
         const uint64_t off = rng() % model.size();
         const size_t len = std::min<size_t>(1 + rng() % 160000, model.size() - off);
         auto n = checked(t, index, "pread",
-                              [&] { return fs.pread(fd, back.data(), len, static_cast<int64_t>(off)); });
+                         [&] { return fs.pread(fd, back.data(), len, static_cast<int64_t>(off)); });
         if (!n) break;
         t.reads.fetch_add(1, std::memory_order_relaxed);
         bool same = *n == len;
@@ -249,9 +248,10 @@ int main(int argc, char** argv) {
       "\"renames\":%lu,\"dirs\":%lu,\"verified_bytes\":%lu,\"errors\":%lu,\"mismatches\":%lu,"
       "\"reconnects\":%lu,\"close_notifications\":%lu,\"engine_retries\":%lu,\"timeouts\":%lu,"
       "\"endpoint_errors\":%lu}\n",
-      threads, t.ops.load(), t.pings.load(), t.writes.load(), t.reads.load(), t.stats.load(), t.renames.load(),
-      t.dirs.load(), t.verified_bytes.load(), t.errors.load(), t.mismatches.load(), t.reconnects.load(),
-      t.close_notifications.load(), t.engine_retries.load(), t.timeouts.load(), t.endpoint_errors.load());
+      threads, t.ops.load(), t.pings.load(), t.writes.load(), t.reads.load(), t.stats.load(),
+      t.renames.load(), t.dirs.load(), t.verified_bytes.load(), t.errors.load(), t.mismatches.load(),
+      t.reconnects.load(), t.close_notifications.load(), t.engine_retries.load(), t.timeouts.load(),
+      t.endpoint_errors.load());
   std::fflush(stdout);
   return t.errors.load() == 0 && t.mismatches.load() == 0 ? 0 : 1;
 }

@@ -512,7 +512,7 @@ TEST_F(FsPatterns, MdtestPrivateAndSharedDirectories) {
             fail("create " + p + ": " + why());
             break;
           }
-          fill_pattern(data.data(), kFileBytes, static_cast<uint64_t>(c * kFiles + i), 0);
+          fill_pattern(data.data(), kFileBytes, static_cast<uint64_t>(c) * kFiles + i, 0);
           if (benchfs_pwrite(fd, data.data(), kFileBytes, 0) != static_cast<ssize_t>(kFileBytes)) {
             fail("write " + p + ": " + why());
           }
@@ -549,7 +549,7 @@ TEST_F(FsPatterns, MdtestPrivateAndSharedDirectories) {
           if (r != static_cast<ssize_t>(kFileBytes)) {
             fail("read " + p + " returned " + std::to_string(r) + ": " + why());
           } else if (auto e =
-                         check_pattern(back.data(), kFileBytes, static_cast<uint64_t>(c * kFiles + i), 0);
+                         check_pattern(back.data(), kFileBytes, static_cast<uint64_t>(c) * kFiles + i, 0);
                      !e.empty()) {
             fail(p + ": " + e);
           }
@@ -1066,22 +1066,20 @@ TEST_F(FsReserve, FirstWritesComeFromTheReserve) {
   // fills in the background while the server is quiet.
   if (log.find("fills in the background") != std::string::npos)
     std::this_thread::sleep_for(std::chrono::seconds(3));
-  constexpr size_t kXfer = 1 << 20;
+  constexpr size_t kMiB = 1 << 20;
   constexpr int kCount = 48;
   const int fd = benchfs_open("/first", O_RDWR | O_CREAT, 0644);
   ASSERT_GE(fd, 0) << why();
-  std::vector<uint8_t> buf(kXfer);
+  std::vector<uint8_t> buf(kMiB);
   for (int i = 0; i < kCount; ++i) {
-    fill_pattern(buf.data(), kXfer, 11, static_cast<uint64_t>(i) * kXfer);
-    ASSERT_EQ(benchfs_pwrite(fd, buf.data(), kXfer, static_cast<off_t>(i) * kXfer),
-              static_cast<ssize_t>(kXfer))
+    fill_pattern(buf.data(), kMiB, 11, static_cast<uint64_t>(i) * kMiB);
+    ASSERT_EQ(benchfs_pwrite(fd, buf.data(), kMiB, static_cast<off_t>(i) * kMiB), static_cast<ssize_t>(kMiB))
         << why();
   }
   for (int i = 0; i < kCount; ++i) {
-    ASSERT_EQ(benchfs_pread(fd, buf.data(), kXfer, static_cast<off_t>(i) * kXfer),
-              static_cast<ssize_t>(kXfer))
+    ASSERT_EQ(benchfs_pread(fd, buf.data(), kMiB, static_cast<off_t>(i) * kMiB), static_cast<ssize_t>(kMiB))
         << why();
-    ASSERT_EQ(check_pattern(buf.data(), kXfer, 11, static_cast<uint64_t>(i) * kXfer), "");
+    ASSERT_EQ(check_pattern(buf.data(), kMiB, 11, static_cast<uint64_t>(i) * kMiB), "");
   }
   ASSERT_EQ(benchfs_close(fd), 0) << why();
   const auto j = stop();

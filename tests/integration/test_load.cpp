@@ -83,8 +83,8 @@ TEST(Load, SixtyFourConnectionsAgainstCapacitySixteen) {
   // in flight, so with 64 connections and room for 16 the server evicts all
   // the time, and every call of the clients (which do not retry) must be
   // recovered by the engine.
-  opts.extra_args = {"--client-capacity", std::to_string(kCapacity), "--client-idle-ms", "0", "--chunk-size",
-                     "64k"};
+  opts.extra_args = {
+      "--client-capacity", std::to_string(kCapacity), "--client-idle-ms", "0", "--chunk-size", "64k"};
   ServerJob job(dir.path(), opts);
   const auto ready = job.wait_ready(60000);
   ASSERT_TRUE(ready.is_ok()) << ready.to_string();
@@ -192,7 +192,8 @@ TEST(Load, SixtyFourConnectionsAgainstCapacitySixteen) {
   EXPECT_GT(sum.value("pings", uint64_t{0}), 0u);
   EXPECT_GT(sum.value("stats", uint64_t{0}), 0u);
   EXPECT_GT(sum.value("renames", uint64_t{0}), 0u);
-  EXPECT_GT(sum.value("engine_retries", uint64_t{0}), 0u) << "no call needed recovering: the test tests nothing";
+  EXPECT_GT(sum.value("engine_retries", uint64_t{0}), 0u)
+      << "no call needed recovering: the test tests nothing";
   // With 64 connections and room for 16, eviction must have happened.
   if (connections > kCapacity) {
     EXPECT_GT(reg.value("evictions", uint64_t{0}), 0u);

@@ -288,7 +288,7 @@ TEST(Codec, InodeZeroIsNoFile) {
 
 TEST(Codec, PathRules) {
   Request r = base(Op::kStat);
-  auto status_of = [&](std::string path) {
+  auto status_of = [&](const std::string& path) {
     r.path = path;
     return decode(encode(r)).status().err();
   };

@@ -121,8 +121,8 @@ inline constexpr uint32_t kFlagSetMtime = 1u << 9;  ///< attr.mtime_ns
 inline constexpr int64_t kTimeNow = INT64_MIN;
 /// Ops that take kFlagOnce: they answer before their handler returns.
 constexpr bool takes_once(Op op) {
-  return op == Op::kCreate || op == Op::kUnlink || op == Op::kMkdir || op == Op::kRmdir || op == Op::kRename ||
-         op == Op::kTruncate;
+  return op == Op::kCreate || op == Op::kUnlink || op == Op::kMkdir || op == Op::kRmdir ||
+         op == Op::kRename || op == Op::kTruncate;
 }
 /// Flags each op accepts.
 constexpr uint32_t allowed_flags(Op op) {
