@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <string>
 
 #include "benchfs/core/log.hpp"
@@ -89,51 +90,51 @@ std::string enter_netns(int rank, ServerOptions& opts) {
   return "";
 }
 
-// Parses the command line into opts. Returns an exit code >= 0 to exit with
-// (help printed, or a usage error), -1 to go on.
-int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_level,
-                  std::string& quarantine) {
-  CLI::App app{
-      "benchfsd_mt: a BenchFS server. Start one per MPI rank, e.g.\n"
-      "  mpirun -np 2 --bind-to none benchfsd_mt --registry /tmp/benchfs --threads 2\n"
-      "Clients find the servers through <registry>/server_list.txt.",
-      "benchfsd_mt"};
-  std::string chunk = "1m";
+// A size option (k/m/g suffixes) as typed, converted once parsing is done.
+struct SizeArg {
+  const char* name;
+  std::string text;
+  uint64_t* out;
+  bool allow_auto = false;  // "auto" leaves *out as it is
+};
+
+// What the command line gives besides ServerOptions' own fields.
+struct ParsedArgs {
+  std::deque<SizeArg> sizes;  // stable addresses: CLI11 writes into text
   std::string poll = "adaptive";
-  if (const char* env = std::getenv("BENCHFS_REGISTRY")) opts.registry = env;
-  app.add_option("--registry", opts.registry,
-                 "Directory for server_list.txt (shared by servers and clients; env BENCHFS_REGISTRY)");
-  app.add_option("--threads", opts.threads,
-                 "Progress threads (default: cores in this rank's cpuset - 1, >= 1)")
-      ->check(CLI::Range(1, 1024));
-  app.add_option("--listen", opts.listen, "HOST:PORT for the UCX listener")->capture_default_str();
-  app.add_option("--advertise", opts.advertise,
-                 "Address written to the server list (default: the listen host, or this host's address "
-                 "when listening on 0.0.0.0)");
-  app.add_option("--chunk-size", chunk, "File chunk size, a power of two (k/m/g suffixes)")
-      ->capture_default_str();
-  std::string memory_limit = "0";
-  app.add_option("--memory-limit", memory_limit,
-                 "Most bytes of file data this server holds (k/m/g suffixes; 0 = no limit); writes past "
-                 "it fail with ENOSPC")
-      ->capture_default_str();
-  std::string buffer_pool = "1g";
-  app.add_option("--buffer-pool", buffer_pool,
-                 "Freed chunk buffers kept resident for the next writes (k/m/g suffixes; 0 = none)")
-      ->capture_default_str();
-  std::string prefault = "0";
-  app.add_option("--prefault", prefault,
-                 "Chunk buffer memory to make resident at start, so the first writes find it warm "
-                 "(k/m/g suffixes; at most --buffer-pool)")
-      ->capture_default_str();
-  std::string reserve = "auto";
-  app.add_option("--reserve", reserve,
-                 "Free chunk buffer memory a background thread keeps resident ahead of writes, so a "
-                 "first write phase does not wait for page faults (k/m/g suffixes; 0 = off; auto = "
-                 "1/64 of the machine's memory, at most --buffer-pool and half of --memory-limit)")
-      ->capture_default_str();
+  std::string listener_mode = "multi";
+  std::string progress_mode = "single";
+};
+
+void add_size(CLI::App& app, ParsedArgs& args, const char* name, uint64_t* out, const char* initial,
+              const std::string& help, bool allow_auto = false) {
+  args.sizes.push_back(SizeArg{name, initial, out, allow_auto});
+  app.add_option(name, args.sizes.back().text, help)->capture_default_str();
+}
+
+// Chunks, memory and the buffers behind them.
+void add_memory_options(CLI::App& app, ServerOptions& opts, ParsedArgs& args) {
+  add_size(app, args, "--chunk-size", &opts.chunk_size, "1m",
+           "File chunk size, a power of two (k/m/g suffixes)");
+  add_size(app, args, "--memory-limit", &opts.memory_limit, "0",
+           "Most bytes of file data this server holds (k/m/g suffixes; 0 = no limit); writes past it fail "
+           "with ENOSPC");
+  add_size(app, args, "--buffer-pool", &opts.buffer_pool, "1g",
+           "Freed chunk buffers kept resident for the next writes (k/m/g suffixes; 0 = none)");
+  add_size(app, args, "--prefault", &opts.prefault, "0",
+           "Chunk buffer memory to make resident at start, so the first writes find it warm (k/m/g "
+           "suffixes; at most --buffer-pool)");
+  add_size(app, args, "--reserve", &opts.reserve, "auto",
+           "Free chunk buffer memory a background thread keeps resident ahead of writes, so a first write "
+           "phase does not wait for page faults (k/m/g suffixes; 0 = off; auto = 1/64 of the machine's "
+           "memory, at most --buffer-pool and half of --memory-limit)",
+           true);
   app.add_flag("--no-huge-pages{false}", opts.huge_pages,
                "Do not advise chunk buffers for transparent huge pages");
+}
+
+// The client registry: capacity, eviction, shards.
+void add_client_options(CLI::App& app, ServerOptions& opts) {
   app.add_option(
          "--client-capacity", opts.client_capacity,
          "Registered clients kept before idle ones are evicted, least recently used first. Soft: "
@@ -149,7 +150,14 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   app.add_option("--registry-shards", opts.registry_shards, "Shards of the client registry (power of two)")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{4096}));
-  app.add_option("--poll", poll, "Progress polling: busy, adaptive (spin then sleep) or blocking")
+}
+
+// Threads, polling and UCX's thread modes.
+void add_progress_options(CLI::App& app, ServerOptions& opts, ParsedArgs& args, std::string& quarantine) {
+  app.add_option("--threads", opts.threads,
+                 "Progress threads (default: cores in this rank's cpuset - 1, >= 1)")
+      ->check(CLI::Range(1, 1024));
+  app.add_option("--poll", args.poll, "Progress polling: busy, adaptive (spin then sleep) or blocking")
       ->capture_default_str()
       ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
   app.add_option("--spin-us", opts.spin_us,
@@ -157,6 +165,23 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
                  "(its budget follows the gaps between requests below this)")
       ->capture_default_str();
   app.add_flag("--no-pin{false}", opts.pin, "Do not pin threads to cores");
+  app.add_option("--listener-thread-mode", args.listener_mode,
+                 "UCX thread mode of the listener's worker (single is for measurement: it aborted in UCX "
+                 "1.13 before the hand-off waited for the listener's progress call)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"single", "multi"}));
+  app.add_option("--progress-thread-mode", args.progress_mode, "UCX thread mode of the progress workers")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"single", "multi"}));
+  app.add_option("--socket-quarantine", quarantine,
+                 "Hold a closed socket's descriptor number for 1 s before reuse: works around a UCX < 1.18 "
+                 "abort under client churn (async.c \"handler->async == async\"); auto = on for such UCX")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+}
+
+// Diagnostics, fault injection and test hooks.
+void add_debug_options(CLI::App& app, ServerOptions& opts, std::string& log_level) {
   app.add_flag("--debug-endpoints", opts.debug_endpoints, "Log each client endpoint's UCX configuration");
   app.add_option("--drop-reply", opts.drop_reply,
                  "Fault injection for tests, OP:N: every Nth reply to OP (e.g. create:3) on each progress "
@@ -177,22 +202,44 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
   app.add_option("--log-level", log_level,
                  "trace, debug, info, warn, error, critical or off (env BENCHFS_LOG_LEVEL)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
-  std::string listener_mode = "multi";
-  std::string progress_mode = "single";
-  app.add_option("--listener-thread-mode", listener_mode,
-                 "UCX thread mode of the listener's worker (single is for measurement: it aborted in UCX "
-                 "1.13 before the "
-                 "hand-off waited for the listener's progress call)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"single", "multi"}));
-  app.add_option("--progress-thread-mode", progress_mode, "UCX thread mode of the progress workers")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"single", "multi"}));
-  app.add_option("--socket-quarantine", quarantine,
-                 "Hold a closed socket's descriptor number for 1 s before reuse: works around a UCX < 1.18 "
-                 "abort under client churn (async.c \"handler->async == async\"); auto = on for such UCX")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"auto", "on", "off"}));
+}
+
+// Converts what parsing left as text into opts. Returns "" or the error.
+std::string apply(const ParsedArgs& args, ServerOptions& opts) {
+  for (const SizeArg& a : args.sizes) {
+    if (a.allow_auto && a.text == "auto") continue;
+    auto v = benchfs::parse_size(a.text);
+    if (!v)
+      return std::string(a.name) + ": " + v.status().message() + (a.allow_auto ? " (a size, 0 or auto)" : "");
+    *a.out = *v;
+  }
+  opts.listener_multi = args.listener_mode == "multi";
+  opts.progress_multi = args.progress_mode == "multi";
+  opts.poll = *benchfs::net::parse_poll_mode(args.poll);
+  return "";
+}
+
+// Parses the command line into opts. Returns an exit code >= 0 to exit with
+// (help printed, or a usage error), -1 to go on.
+int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_level,
+                  std::string& quarantine) {
+  CLI::App app{
+      "benchfsd_mt: a BenchFS server. Start one per MPI rank, e.g.\n"
+      "  mpirun -np 2 --bind-to none benchfsd_mt --registry /tmp/benchfs --threads 2\n"
+      "Clients find the servers through <registry>/server_list.txt.",
+      "benchfsd_mt"};
+  if (const char* env = std::getenv("BENCHFS_REGISTRY")) opts.registry = env;
+  app.add_option("--registry", opts.registry,
+                 "Directory for server_list.txt (shared by servers and clients; env BENCHFS_REGISTRY)");
+  app.add_option("--listen", opts.listen, "HOST:PORT for the UCX listener")->capture_default_str();
+  app.add_option("--advertise", opts.advertise,
+                 "Address written to the server list (default: the listen host, or this host's address "
+                 "when listening on 0.0.0.0)");
+  ParsedArgs args;
+  add_memory_options(app, opts, args);
+  add_client_options(app, opts);
+  add_progress_options(app, opts, args, quarantine);
+  add_debug_options(app, opts, log_level);
   try {
     app.parse(argc, argv);
     client_capacity_given = app.count("--client-capacity") > 0;
@@ -202,38 +249,10 @@ int parse_options(int argc, char** argv, ServerOptions& opts, std::string& log_l
     std::fprintf(stderr, "benchfsd_mt: %s\nRun with --help for usage.\n", e.what());
     return 2;
   }
-  auto size = benchfs::parse_size(chunk);
-  if (!size) {
-    std::fprintf(stderr, "benchfsd_mt: --chunk-size: %s\n", size.status().message().c_str());
+  if (std::string err = apply(args, opts); !err.empty()) {
+    std::fprintf(stderr, "benchfsd_mt: %s\n", err.c_str());
     return 2;
   }
-  opts.chunk_size = *size;
-  auto limit = benchfs::parse_size(memory_limit);
-  if (!limit) {
-    std::fprintf(stderr, "benchfsd_mt: --memory-limit: %s\n", limit.status().message().c_str());
-    return 2;
-  }
-  opts.memory_limit = *limit;
-  for (auto [name, text, out] : {std::tuple{"--buffer-pool", &buffer_pool, &opts.buffer_pool},
-                                 std::tuple{"--prefault", &prefault, &opts.prefault}}) {
-    auto v = benchfs::parse_size(*text);
-    if (!v) {
-      std::fprintf(stderr, "benchfsd_mt: %s: %s\n", name, v.status().message().c_str());
-      return 2;
-    }
-    *out = *v;
-  }
-  if (reserve != "auto") {
-    auto v = benchfs::parse_size(reserve);
-    if (!v) {
-      std::fprintf(stderr, "benchfsd_mt: --reserve: %s (a size, 0 or auto)\n", v.status().message().c_str());
-      return 2;
-    }
-    opts.reserve = *v;
-  }
-  opts.listener_multi = listener_mode == "multi";
-  opts.progress_multi = progress_mode == "multi";
-  opts.poll = *benchfs::net::parse_poll_mode(poll);
   if (auto st = benchfs::server::validate(opts); !st) {
     std::fprintf(stderr, "benchfsd_mt: %s\nRun with --help for usage.\n", st.message().c_str());
     return 2;
