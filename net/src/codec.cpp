@@ -9,33 +9,11 @@
 
 namespace benchfs::wire {
 
-// Fixed request fields after the 24-byte header, per op:
-//   REGISTER_CLIENT  secret u64, id_len u32, reserved u32          (data: id)
-//   PING             length u64                                    (data: payload)
-//   SHUTDOWN         -
-//   CREATE           mode u32, open_flags u32, path_len u32, rsv   (data: path)
-//   OPEN             open_flags u32, path_len u32                  (data: path)
-//   STAT/UNLINK/RMDIR path_len u32, reserved u32                   (data: path)
-//   MKDIR            mode u32, path_len u32                        (data: path)
-//   READDIR          cookie u64, max_entries u32, path_len u32     (data: path)
-//   RENAME           path_len u32, path2_len u32, attr (48 B)      (data: path, path2)
-//   TRUNCATE         length u64, path_len u32, reserved u32        (data: path)
-//   SET_SIZE         ino u64, length u64, path_len u32, reserved   (data: path)
-//   WRITE_CHUNK      ino u64, index u64, offset u64, length u64    (data: payload)
-//   READ_CHUNK       ino u64, index u64, offset u64, length u64
-//   REMOVE_CHUNKS    ino u64, length u64 (bytes kept)
-//   STATFS           -
-//   SETATTR          mode u32, path_len u32, atime i64, mtime i64  (data: path)
-// Reply fields after the 16-byte reply header (status 0 only):
-//   REGISTER_CLIENT  session u64, thread u32, node u32
-//   PING, WRITE_CHUNK, READ_CHUNK, SET_SIZE   length u64
-//   CREATE, OPEN, STAT, UNLINK, TRUNCATE      attr (48 B)
-//   READDIR          cookie u64, count u32, eof u32                (data: dirents)
-//   REMOVE_CHUNKS    count u64, length u64
-//   RENAME           attr (moved), attr (replaced; ino 0 = none)
-//   STATFS           capacity u64, used u64, files u64
-//   SETATTR          attr (48 B)
-//   SHUTDOWN, MKDIR, RMDIR                    -
+// Each op's request and reply fields are declared once, in request_fields
+// and reply_fields below; its name, data kind, flags and inode rule in
+// wire.hpp's op_traits. Requests have a 24-byte header (magic u16, version
+// u8, op u8, flags u32, request id u64, session u64), replies a 16-byte one
+// (magic, version, op, status i32, request id); all little-endian.
 
 namespace {
 
@@ -93,98 +71,6 @@ class Reader {
   bool short_ = false;
 };
 
-// Size of the fixed request fields of each op (after the header).
-constexpr size_t request_fixed_size(Op op) {
-  switch (op) {
-    case Op::kRegisterClient:
-      return 16;
-    case Op::kPing:
-      return 8;
-    case Op::kShutdown:
-      return 0;
-    case Op::kCreate:
-      return 16;
-    case Op::kOpen:
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kRmdir:
-    case Op::kMkdir:
-      return 8;
-    case Op::kReaddir:
-      return 16;
-    case Op::kRename:
-      return 8 + kAttrSize;
-    case Op::kTruncate:
-      return 16;
-    case Op::kSetSize:
-      return 24;
-    case Op::kWriteChunk:
-    case Op::kReadChunk:
-      return 32;
-    case Op::kRemoveChunks:
-      return 16;
-    case Op::kSetAttr:
-      return 24;
-    case Op::kStatfs:
-    case Op::kConnectionClose:
-      return 0;
-  }
-  return 0;
-}
-
-constexpr size_t reply_fixed_size(Op op) {
-  switch (op) {
-    case Op::kRegisterClient:
-      return 16;
-    case Op::kPing:
-    case Op::kWriteChunk:
-    case Op::kReadChunk:
-    case Op::kSetSize:
-      return 8;
-    case Op::kCreate:
-    case Op::kOpen:
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kTruncate:
-    case Op::kSetAttr:
-      return kAttrSize;
-    case Op::kReaddir:
-    case Op::kRemoveChunks:
-      return 16;
-    case Op::kRename:
-      return 2 * kAttrSize;
-    case Op::kStatfs:
-      return 24;
-    case Op::kShutdown:
-    case Op::kMkdir:
-    case Op::kRmdir:
-    case Op::kConnectionClose:
-      return 0;
-  }
-  return 0;
-}
-
-// Ops whose AM data holds path / id bytes (must arrive eagerly).
-constexpr bool has_var_fields(Op op) {
-  switch (op) {
-    case Op::kRegisterClient:
-    case Op::kCreate:
-    case Op::kOpen:
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kMkdir:
-    case Op::kRmdir:
-    case Op::kReaddir:
-    case Op::kRename:
-    case Op::kTruncate:
-    case Op::kSetSize:
-    case Op::kSetAttr:
-      return true;
-    default:
-      return false;
-  }
-}
-
 Status proto(const std::string& what) { return Status(EPROTO, what); }
 
 void put_attr(Writer& w, const Attr& a) {
@@ -209,51 +95,208 @@ Attr get_attr(Reader& r) {
   return a;
 }
 
-}  // namespace
+// Which variable-length field a length field gives the size of.
+enum class Len { kClientId, kPath, kPath2 };
 
-std::string_view op_name(Op op) {
-  switch (op) {
+// The fixed fields of each op's request, in wire order: the one place the
+// layout (the table at the top of this file) is written in code. Walked by
+// Put (encode), Get (decode) and Count (sizes): v(x) is a field of x's type,
+// v.len(which) a u32 length of a variable field, v.pad() a reserved u32 and
+// v.attr(a) a 48-byte Attr.
+template <class Q, class V>
+void request_fields(Q& q, V& v) {
+  switch (q.op) {
     case Op::kRegisterClient:
-      return "register_client";
+      v(q.secret);
+      v.len(Len::kClientId);
+      v.pad();
+      break;
     case Op::kPing:
-      return "ping";
+      v(q.length);
+      break;
     case Op::kShutdown:
-      return "shutdown";
-    case Op::kCreate:
-      return "create";
-    case Op::kOpen:
-      return "open";
-    case Op::kStat:
-      return "stat";
-    case Op::kUnlink:
-      return "unlink";
-    case Op::kMkdir:
-      return "mkdir";
-    case Op::kRmdir:
-      return "rmdir";
-    case Op::kReaddir:
-      return "readdir";
-    case Op::kRename:
-      return "rename";
-    case Op::kTruncate:
-      return "truncate";
-    case Op::kSetSize:
-      return "set_size";
-    case Op::kWriteChunk:
-      return "write_chunk";
-    case Op::kReadChunk:
-      return "read_chunk";
-    case Op::kRemoveChunks:
-      return "remove_chunks";
     case Op::kStatfs:
-      return "statfs";
-    case Op::kSetAttr:
-      return "setattr";
     case Op::kConnectionClose:
-      return "connection_close";
+      break;
+    case Op::kCreate:
+      v(q.mode);
+      v(q.open_flags);
+      v.len(Len::kPath);
+      v.pad();
+      break;
+    case Op::kOpen:
+      v(q.open_flags);
+      v.len(Len::kPath);
+      break;
+    case Op::kStat:
+    case Op::kUnlink:
+    case Op::kRmdir:
+      v.len(Len::kPath);
+      v.pad();
+      break;
+    case Op::kMkdir:
+      v(q.mode);
+      v.len(Len::kPath);
+      break;
+    case Op::kReaddir:
+      v(q.cookie);
+      v(q.max_entries);
+      v.len(Len::kPath);
+      break;
+    case Op::kRename:
+      v.len(Len::kPath);
+      v.len(Len::kPath2);
+      v.attr(q.attr);
+      break;
+    case Op::kTruncate:
+      v(q.length);
+      v.len(Len::kPath);
+      v.pad();
+      break;
+    case Op::kSetSize:
+      v(q.ino);
+      v(q.length);
+      v.len(Len::kPath);
+      v.pad();
+      break;
+    case Op::kSetAttr:
+      v(q.attr.mode);
+      v.len(Len::kPath);
+      v(q.attr.atime_ns);
+      v(q.attr.mtime_ns);
+      break;
+    case Op::kWriteChunk:
+    case Op::kReadChunk:
+      v(q.ino);
+      v(q.index);
+      v(q.offset);
+      v(q.length);
+      break;
+    case Op::kRemoveChunks:
+      v(q.ino);
+      v(q.length);
+      break;
   }
-  return "unknown";
 }
+
+// The fixed fields of each op's successful reply, in wire order (error
+// replies have none). v.u32(x) is a 64-bit field sent as a u32.
+template <class R, class V>
+void reply_fields(R& r, V& v) {
+  switch (r.op) {
+    case Op::kRegisterClient:
+      v(r.session);
+      v(r.thread);
+      v(r.node);
+      break;
+    case Op::kPing:
+    case Op::kWriteChunk:
+    case Op::kReadChunk:
+    case Op::kSetSize:
+      v(r.length);
+      break;
+    case Op::kCreate:
+    case Op::kOpen:
+    case Op::kStat:
+    case Op::kUnlink:
+    case Op::kTruncate:
+    case Op::kSetAttr:
+      v.attr(r.attr);
+      break;
+    case Op::kReaddir:
+      v(r.cookie);
+      v.u32(r.count);
+      v(r.eof);
+      break;
+    case Op::kRemoveChunks:
+      v(r.count);
+      v(r.length);
+      break;
+    case Op::kRename:
+      v.attr(r.attr);
+      v.attr(r.attr2);
+      break;
+    case Op::kStatfs:
+      v(r.capacity);
+      v(r.used);
+      v(r.files);
+      break;
+    case Op::kShutdown:
+    case Op::kMkdir:
+    case Op::kRmdir:
+    case Op::kConnectionClose:
+      break;
+  }
+}
+
+// Encodes the fields it visits (lengths from the request's strings).
+struct Put {
+  Writer& w;
+  const Request* q = nullptr;
+  template <class T>
+  void operator()(const T& x) {
+    w.put(x);
+  }
+  void len(Len which) {
+    const std::string_view s = which == Len::kClientId ? q->client_id
+                               : which == Len::kPath   ? q->path
+                                                       : q->path2;
+    w.put(static_cast<uint32_t>(s.size()));
+  }
+  void pad() { w.put(uint32_t{0}); }
+  void u32(uint64_t x) { w.put(static_cast<uint32_t>(x)); }
+  void attr(const Attr& a) { put_attr(w, a); }
+};
+
+// Decodes the fields it visits; lengths are kept for the variable fields.
+struct Get {
+  Reader& rd;
+  uint32_t lens[3] = {0, 0, 0};  // indexed by Len
+  template <class T>
+  void operator()(T& x) {
+    x = rd.get<T>();
+  }
+  void len(Len which) { lens[static_cast<int>(which)] = rd.get<uint32_t>(); }
+  void pad() { (void)rd.get<uint32_t>(); }
+  void u32(uint64_t& x) { x = rd.get<uint32_t>(); }
+  void attr(Attr& a) { a = get_attr(rd); }
+};
+
+// Adds up the sizes of the fields it visits.
+struct Count {
+  size_t n = 0;
+  template <class T>
+  void operator()(const T&) {
+    n += sizeof(T);
+  }
+  void len(Len) { n += 4; }
+  void pad() { n += 4; }
+  void u32(uint64_t) { n += 4; }
+  void attr(const Attr&) { n += kAttrSize; }
+};
+
+// Fixed field sizes of every op's request (after the header) and reply.
+struct FixedSizes {
+  size_t request[kOpSlots] = {};
+  size_t reply[kOpSlots] = {};
+  FixedSizes() {
+    for (unsigned op = 1; op < kOpSlots; ++op) {
+      Request q;
+      q.op = static_cast<Op>(op);
+      Count c;
+      request_fields(q, c);
+      request[op] = c.n;
+      Reply r;
+      r.op = q.op;
+      Count d;
+      reply_fields(r, d);
+      reply[op] = d.n;
+    }
+  }
+};
+const FixedSizes kFixed;
+
+}  // namespace
 
 std::string_view close_reason_name(CloseReason r) {
   switch (r) {
@@ -300,96 +343,29 @@ Encoded encode_request_header(const Request& r) {
   w.put(r.flags);
   w.put(r.request_id);
   w.put(r.session);
-  const auto plen = static_cast<uint32_t>(r.path.size());
-  switch (r.op) {
-    case Op::kRegisterClient:
-      w.put(r.secret);
-      w.put(static_cast<uint32_t>(r.client_id.size()));
-      w.put(uint32_t{0});
-      break;
-    case Op::kPing:
-      w.put(r.length);
-      break;
-    case Op::kShutdown:
-    case Op::kStatfs:
-    case Op::kConnectionClose:
-      break;
-    case Op::kCreate:
-      w.put(r.mode);
-      w.put(r.open_flags);
-      w.put(plen);
-      w.put(uint32_t{0});
-      break;
-    case Op::kOpen:
-      w.put(r.open_flags);
-      w.put(plen);
-      break;
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kRmdir:
-      w.put(plen);
-      w.put(uint32_t{0});
-      break;
-    case Op::kMkdir:
-      w.put(r.mode);
-      w.put(plen);
-      break;
-    case Op::kReaddir:
-      w.put(r.cookie);
-      w.put(r.max_entries);
-      w.put(plen);
-      break;
-    case Op::kRename:
-      w.put(plen);
-      w.put(static_cast<uint32_t>(r.path2.size()));
-      put_attr(w, r.attr);
-      break;
-    case Op::kTruncate:
-      w.put(r.length);
-      w.put(plen);
-      w.put(uint32_t{0});
-      break;
-    case Op::kSetSize:
-      w.put(r.ino);
-      w.put(r.length);
-      w.put(plen);
-      w.put(uint32_t{0});
-      break;
-    case Op::kSetAttr:
-      w.put(r.attr.mode);
-      w.put(plen);
-      w.put(r.attr.atime_ns);
-      w.put(r.attr.mtime_ns);
-      break;
-    case Op::kWriteChunk:
-    case Op::kReadChunk:
-      w.put(r.ino);
-      w.put(r.index);
-      w.put(r.offset);
-      w.put(r.length);
-      break;
-    case Op::kRemoveChunks:
-      w.put(r.ino);
-      w.put(r.length);
-      break;
-  }
+  Put put{w, &r};
+  request_fields(r, put);
   return e;
 }
 
 size_t request_var_size(const Request& r) {
-  if (!has_var_fields(r.op)) return 0;
-  if (r.op == Op::kRegisterClient) return r.client_id.size();
-  return r.path.size() + (r.op == Op::kRename ? r.path2.size() : 0);
+  switch (op_traits(r.op).data) {
+    case OpData::kClientId:
+      return r.client_id.size();
+    case OpData::kPath:
+      return r.path.size();
+    case OpData::kTwoPaths:
+      return r.path.size() + r.path2.size();
+    default:
+      return 0;
+  }
 }
 
 void encode_request_var(const Request& r, std::byte* out) {
-  if (!has_var_fields(r.op)) return;
-  if (r.op == Op::kRegisterClient) {
-    std::memcpy(out, r.client_id.data(), r.client_id.size());
-    return;
-  }
-  std::memcpy(out, r.path.data(), r.path.size());
-  if (r.op == Op::kRename) std::memcpy(out + r.path.size(), r.path2.data(), r.path2.size());
+  const OpData d = op_traits(r.op).data;
+  if (d == OpData::kClientId) std::memcpy(out, r.client_id.data(), r.client_id.size());
+  if (d == OpData::kPath || d == OpData::kTwoPaths) std::memcpy(out, r.path.data(), r.path.size());
+  if (d == OpData::kTwoPaths) std::memcpy(out + r.path.size(), r.path2.data(), r.path2.size());
 }
 
 uint64_t peek_request_id(const void* header, size_t header_len) {
@@ -421,92 +397,20 @@ Result<Request> decode_request(const void* header, size_t header_len, AmData dat
   if ((q.flags & ~allowed_flags(q.op)) != 0) return Status(EINVAL, "unknown request flags");
   if ((q.flags & kFlagRenameDetach) != 0 && (q.flags & kFlagRenameAttach) != 0)
     return Status(EINVAL, "rename: detach and attach at once");
-  const size_t fixed = request_fixed_size(q.op);
+  const size_t fixed = kFixed.request[op];
   if (header_len != kRequestHeaderSize + fixed)
     return proto(std::string(op_name(q.op)) + ": header is " + std::to_string(header_len) +
                  " bytes, expected " + std::to_string(kRequestHeaderSize + fixed));
 
-  uint32_t plen = 0;
-  uint32_t plen2 = 0;
-  uint32_t idlen = 0;
-  switch (q.op) {
-    case Op::kRegisterClient:
-      q.secret = rd.get<uint64_t>();
-      idlen = rd.get<uint32_t>();
-      (void)rd.get<uint32_t>();
-      break;
-    case Op::kPing:
-      q.length = rd.get<uint64_t>();
-      break;
-    case Op::kShutdown:
-    case Op::kStatfs:
-    case Op::kConnectionClose:
-      break;
-    case Op::kCreate:
-      q.mode = rd.get<uint32_t>();
-      q.open_flags = rd.get<uint32_t>();
-      plen = rd.get<uint32_t>();
-      (void)rd.get<uint32_t>();
-      break;
-    case Op::kOpen:
-      q.open_flags = rd.get<uint32_t>();
-      plen = rd.get<uint32_t>();
-      break;
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kRmdir:
-      plen = rd.get<uint32_t>();
-      (void)rd.get<uint32_t>();
-      break;
-    case Op::kMkdir:
-      q.mode = rd.get<uint32_t>();
-      plen = rd.get<uint32_t>();
-      break;
-    case Op::kReaddir:
-      q.cookie = rd.get<uint64_t>();
-      q.max_entries = rd.get<uint32_t>();
-      plen = rd.get<uint32_t>();
-      break;
-    case Op::kRename:
-      plen = rd.get<uint32_t>();
-      plen2 = rd.get<uint32_t>();
-      q.attr = get_attr(rd);
-      break;
-    case Op::kTruncate:
-      q.length = rd.get<uint64_t>();
-      plen = rd.get<uint32_t>();
-      (void)rd.get<uint32_t>();
-      break;
-    case Op::kSetSize:
-      q.ino = rd.get<uint64_t>();
-      q.length = rd.get<uint64_t>();
-      plen = rd.get<uint32_t>();
-      (void)rd.get<uint32_t>();
-      break;
-    case Op::kSetAttr:
-      q.attr.mode = rd.get<uint32_t>();
-      plen = rd.get<uint32_t>();
-      q.attr.atime_ns = rd.get<int64_t>();
-      q.attr.mtime_ns = rd.get<int64_t>();
-      break;
-    case Op::kWriteChunk:
-    case Op::kReadChunk:
-      q.ino = rd.get<uint64_t>();
-      q.index = rd.get<uint64_t>();
-      q.offset = rd.get<uint64_t>();
-      q.length = rd.get<uint64_t>();
-      break;
-    case Op::kRemoveChunks:
-      q.ino = rd.get<uint64_t>();
-      q.length = rd.get<uint64_t>();
-      break;
-  }
+  Get get{rd};
+  request_fields(q, get);
+  const uint32_t idlen = get.lens[static_cast<int>(Len::kClientId)];
+  const uint32_t plen = get.lens[static_cast<int>(Len::kPath)];
+  const uint32_t plen2 = get.lens[static_cast<int>(Len::kPath2)];
   if (rd.short_read()) return proto("truncated fixed fields");
   // Inode 0 is never a file's (placement.hpp): data stored under it could
   // never be found, nor freed by any unlink.
-  if ((q.op == Op::kWriteChunk || q.op == Op::kReadChunk || q.op == Op::kRemoveChunks ||
-       q.op == Op::kSetSize) &&
-      q.ino == 0)
+  if (op_traits(q.op).needs_inode && q.ino == 0)
     return Status(EINVAL, std::string(op_name(q.op)) + ": inode 0 is no file's");
 
   // Payload ops: the AM data is the payload.
@@ -574,50 +478,8 @@ Encoded encode_reply(const Reply& r) {
   w.put(r.status);
   w.put(r.request_id);
   if (r.status != 0) return e;
-  switch (r.op) {
-    case Op::kRegisterClient:
-      w.put(r.session);
-      w.put(r.thread);
-      w.put(r.node);
-      break;
-    case Op::kPing:
-    case Op::kWriteChunk:
-    case Op::kReadChunk:
-    case Op::kSetSize:
-      w.put(r.length);
-      break;
-    case Op::kCreate:
-    case Op::kOpen:
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kTruncate:
-    case Op::kSetAttr:
-      put_attr(w, r.attr);
-      break;
-    case Op::kReaddir:
-      w.put(r.cookie);
-      w.put(static_cast<uint32_t>(r.count));
-      w.put(r.eof);
-      break;
-    case Op::kRemoveChunks:
-      w.put(r.count);
-      w.put(r.length);
-      break;
-    case Op::kRename:
-      put_attr(w, r.attr);
-      put_attr(w, r.attr2);
-      break;
-    case Op::kStatfs:
-      w.put(r.capacity);
-      w.put(r.used);
-      w.put(r.files);
-      break;
-    case Op::kShutdown:
-    case Op::kMkdir:
-    case Op::kRmdir:
-    case Op::kConnectionClose:
-      break;
-  }
+  Put put{w};
+  reply_fields(r, put);
   return e;
 }
 
@@ -648,49 +510,9 @@ Result<Reply> decode_reply(const void* header, size_t header_len) {
     if (header_len != kReplyHeaderSize) return proto("error reply with fields");
     return r;
   }
-  if (header_len != kReplyHeaderSize + reply_fixed_size(r.op))
-    return proto("reply header size does not match op");
-  switch (r.op) {
-    case Op::kRegisterClient:
-      r.session = rd.get<uint64_t>();
-      r.thread = rd.get<uint32_t>();
-      r.node = rd.get<uint32_t>();
-      break;
-    case Op::kPing:
-    case Op::kWriteChunk:
-    case Op::kReadChunk:
-    case Op::kSetSize:
-      r.length = rd.get<uint64_t>();
-      break;
-    case Op::kCreate:
-    case Op::kOpen:
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kTruncate:
-    case Op::kSetAttr:
-      r.attr = get_attr(rd);
-      break;
-    case Op::kReaddir:
-      r.cookie = rd.get<uint64_t>();
-      r.count = rd.get<uint32_t>();
-      r.eof = rd.get<uint32_t>();
-      break;
-    case Op::kRemoveChunks:
-      r.count = rd.get<uint64_t>();
-      r.length = rd.get<uint64_t>();
-      break;
-    case Op::kRename:
-      r.attr = get_attr(rd);
-      r.attr2 = get_attr(rd);
-      break;
-    case Op::kStatfs:
-      r.capacity = rd.get<uint64_t>();
-      r.used = rd.get<uint64_t>();
-      r.files = rd.get<uint64_t>();
-      break;
-    default:
-      break;
-  }
+  if (header_len != kReplyHeaderSize + kFixed.reply[op]) return proto("reply header size does not match op");
+  Get get{rd};
+  reply_fields(r, get);
   if (rd.short_read()) return proto("truncated reply fields");
   return r;
 }

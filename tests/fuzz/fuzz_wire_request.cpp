@@ -16,25 +16,6 @@ using namespace benchfs::wire;
 
 namespace {
 
-bool has_path(Op op) {
-  switch (op) {
-    case Op::kCreate:
-    case Op::kOpen:
-    case Op::kStat:
-    case Op::kUnlink:
-    case Op::kMkdir:
-    case Op::kRmdir:
-    case Op::kReaddir:
-    case Op::kRename:
-    case Op::kTruncate:
-    case Op::kSetSize:
-    case Op::kSetAttr:
-      return true;
-    default:
-      return false;
-  }
-}
-
 // The documented limits of an accepted request.
 void check_limits(const Request& q, const AmData& data) {
   const auto op = static_cast<uint8_t>(q.op);
@@ -61,7 +42,7 @@ void check_limits(const Request& q, const AmData& data) {
   } else {
     BENCHFS_FUZZ_CHECK(q.client_id.empty(), "client id set for an op other than register");
   }
-  if (q.op == Op::kWriteChunk || q.op == Op::kReadChunk || q.op == Op::kRemoveChunks || q.op == Op::kSetSize)
+  if (op_traits(q.op).needs_inode)
     BENCHFS_FUZZ_CHECK(q.ino != 0, "accepted inode 0");
   switch (q.op) {
     case Op::kPing:

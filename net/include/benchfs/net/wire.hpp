@@ -81,7 +81,6 @@ inline constexpr unsigned kOpSlots = 19;  ///< request ops are 1..18; index 0 = 
 
 /// True for request ops (not notifications, not unknown values).
 constexpr bool is_request_op(uint8_t op) { return op >= 1 && op < kOpSlots; }
-std::string_view op_name(Op op);
 
 /// Reason carried by CONNECTION_CLOSE.
 enum class CloseReason : uint32_t { kEviction = 1, kShutdown = 2, kError = 3, kReplaced = 4 };
@@ -119,20 +118,62 @@ inline constexpr uint32_t kFlagSetAtime = 1u << 8;  ///< attr.atime_ns
 inline constexpr uint32_t kFlagSetMtime = 1u << 9;  ///< attr.mtime_ns
 /// SETATTR: a time of this value means "the server's clock, now".
 inline constexpr int64_t kTimeNow = INT64_MIN;
-/// Ops that take kFlagOnce: they answer before their handler returns.
-constexpr bool takes_once(Op op) {
-  return op == Op::kCreate || op == Op::kUnlink || op == Op::kMkdir || op == Op::kRmdir ||
-         op == Op::kRename || op == Op::kTruncate;
+/// What the AM data of an op's request holds.
+enum class OpData : uint8_t {
+  kNone,      ///< nothing (data must be empty)
+  kPayload,   ///< bytes of the length field (PING, WRITE_CHUNK); may come by rendezvous
+  kClientId,  ///< the client id (eager)
+  kPath,      ///< one path (eager)
+  kTwoPaths,  ///< path and path2 back to back (eager)
+};
+
+/// Everything about an op except its field layout (codec.cpp's
+/// request_fields / reply_fields): declared once per op, here.
+struct OpTraits {
+  std::string_view name;
+  OpData data = OpData::kNone;
+  bool needs_inode = false;  ///< the request names a file by inode (0 is never one)
+  uint32_t flags = 0;        ///< request flags the op accepts
+};
+
+constexpr OpTraits op_traits(Op op) {
+  switch (op) {
+    // clang-format off
+    case Op::kRegisterClient: return {"register_client", OpData::kClientId};
+    case Op::kPing:           return {"ping", OpData::kPayload};
+    case Op::kShutdown:       return {"shutdown"};
+    case Op::kCreate:         return {"create", OpData::kPath, false, kFlagOnce};
+    case Op::kOpen:           return {"open", OpData::kPath};
+    case Op::kStat:           return {"stat", OpData::kPath};
+    case Op::kUnlink:         return {"unlink", OpData::kPath, false, kFlagOnce | kFlagUnlinkData};
+    case Op::kMkdir:          return {"mkdir", OpData::kPath, false, kFlagOnce};
+    case Op::kRmdir:          return {"rmdir", OpData::kPath, false, kFlagOnce | kFlagRmdirPrepare | kFlagRmdirAbort};
+    case Op::kReaddir:        return {"readdir", OpData::kPath, false, kFlagReaddirAttrs};
+    case Op::kRename:         return {"rename", OpData::kTwoPaths, false, kFlagOnce | kFlagRenameDetach | kFlagRenameAttach};
+    case Op::kTruncate:       return {"truncate", OpData::kPath, false, kFlagOnce};
+    case Op::kSetSize:        return {"set_size", OpData::kPath, true};
+    case Op::kWriteChunk:     return {"write_chunk", OpData::kPayload, true};
+    case Op::kReadChunk:      return {"read_chunk", OpData::kNone, true};
+    case Op::kRemoveChunks:   return {"remove_chunks", OpData::kNone, true};
+    case Op::kStatfs:         return {"statfs"};
+    case Op::kSetAttr:        return {"setattr", OpData::kPath, false, kFlagSetMode | kFlagSetAtime | kFlagSetMtime};
+    case Op::kConnectionClose: return {"connection_close"};
+      // clang-format on
+  }
+  return {"unknown"};
 }
+constexpr std::string_view op_name(Op op) { return op_traits(op).name; }
+static_assert(op_traits(static_cast<Op>(kOpSlots - 1)).name != "unknown" &&
+                  op_traits(static_cast<Op>(kOpSlots)).name == "unknown",
+              "kOpSlots is one past the last request op");
+/// Ops that take kFlagOnce: they answer before their handler returns.
+constexpr bool takes_once(Op op) { return (op_traits(op).flags & kFlagOnce) != 0; }
 /// Flags each op accepts.
-constexpr uint32_t allowed_flags(Op op) {
-  const uint32_t once = takes_once(op) ? kFlagOnce : 0;
-  return once | (op == Op::kRmdir     ? (kFlagRmdirPrepare | kFlagRmdirAbort)
-                 : op == Op::kRename  ? (kFlagRenameDetach | kFlagRenameAttach)
-                 : op == Op::kUnlink  ? kFlagUnlinkData
-                 : op == Op::kReaddir ? kFlagReaddirAttrs
-                 : op == Op::kSetAttr ? (kFlagSetMode | kFlagSetAtime | kFlagSetMtime)
-                                      : 0);
+constexpr uint32_t allowed_flags(Op op) { return op_traits(op).flags; }
+/// Ops whose request data holds paths.
+constexpr bool has_path(Op op) {
+  const OpData d = op_traits(op).data;
+  return d == OpData::kPath || d == OpData::kTwoPaths;
 }
 
 /// File types carried in Attr::mode (POSIX S_IFMT bits) and in dirents.
