@@ -4,7 +4,8 @@
 //                    [-C] [--keep] [--dir /bench.io] [--json]
 //   benchfs_bench md --registry DIR [-n FILES] [--write-bytes N] [--shared-only|--private-only] [--json]
 //   benchfs_bench shutdown --registry DIR
-// Uses only the public C API (libbenchfs).
+//   benchfs_bench doctor --registry DIR [--timeout-ms MS]   (doctor.cpp)
+// Uses only the public C API (libbenchfs), except the doctor (the client engine).
 
 #include <fcntl.h>
 #include <mpi.h>
@@ -26,6 +27,7 @@
 #include "benchfs/benchfs.h"
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/units.hpp"
+#include "doctor.hpp"
 
 namespace {
 
@@ -1016,6 +1018,9 @@ int main(int argc, char** argv) {
   std::string shut_registry = ping.registry;
   auto* s = app.add_subcommand("shutdown", "Ask every server of the registry to shut down");
   s->add_option("--registry", shut_registry, "Registry directory (env BENCHFS_REGISTRY)");
+  benchfs::doctor::Args doctor;
+  doctor.registry = ping.registry;
+  auto* d = benchfs::doctor::add_command(app, doctor);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -1033,6 +1038,7 @@ int main(int argc, char** argv) {
   if (i->parsed()) rc = run_io(io, rank, nranks);
   if (m->parsed()) rc = run_md(md, rank, nranks);
   if (s->parsed()) rc = run_shutdown(shut_registry, rank);
+  if (d->parsed()) rc = benchfs::doctor::run(doctor, rank, nranks);
   int worst = rc;
   MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   MPI_Finalize();

@@ -393,6 +393,18 @@ Status Client::connect_recovering(std::unique_lock<std::mutex>& lock, Conn& c, u
   }
 }
 
+Status Client::connect(uint32_t server) {
+  if (server >= conns_.size()) return Status(EINVAL, "no server " + std::to_string(server));
+  std::unique_lock<std::mutex> lock(mu_);
+  return connect_recovering(lock, *conns_[server], now_ns() + opts_.rpc_timeout_ms * kMs);
+}
+
+std::string Client::endpoint_info(uint32_t server) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (server >= conns_.size() || conns_[server]->state != Conn::State::kUp) return "";
+  return conns_[server]->ep.info();
+}
+
 int Client::server_thread(uint32_t server) {
   std::lock_guard<std::mutex> lock(mu_);
   if (server >= conns_.size() || conns_[server]->state != Conn::State::kUp) return -1;

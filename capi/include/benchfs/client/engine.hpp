@@ -120,6 +120,12 @@ class Client {
   Status connect_all();
   /// Progress thread of server `server` serving this client, or -1.
   int server_thread(uint32_t server);
+  /// Connects (and registers) with server `server` alone, within
+  /// rpc_timeout_ms; nothing to do when connected (benchfs_bench doctor).
+  Status connect(uint32_t server);
+  /// ucp_ep_print_info of the endpoint to server `server`: the lanes,
+  /// transports and devices UCX chose ("" when not connected).
+  std::string endpoint_info(uint32_t server);
 
   /// One RPC: sends req (with send_data as its AM data) and waits for the
   /// reply; reply data lands in recv_buf (at most recv_cap bytes). A lost
