@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "benchfs/benchfs.h"
@@ -81,19 +82,109 @@ int init_client(const std::string& registry, const std::string& poll, bool prewa
   return 0;
 }
 
-int run_ping(const PingArgs& a, int rank, int nranks) {
-  std::vector<uint64_t> sizes;
+// Parses --size "64,4k,1m" into sizes of 0 .. 4 MiB. False on a bad one.
+bool parse_ping_sizes(const std::string& text, std::vector<uint64_t>& sizes) {
   size_t pos = 0;
-  while (pos <= a.sizes.size()) {
-    size_t comma = a.sizes.find(',', pos);
-    if (comma == std::string::npos) comma = a.sizes.size();
-    auto s = benchfs::parse_size(a.sizes.substr(pos, comma - pos));
-    if (!s || *s > (4u << 20)) {
-      if (rank == 0) std::fprintf(stderr, "benchfs_bench: bad --size '%s' (0 .. 4m each)\n", a.sizes.c_str());
-      return 2;
-    }
+  while (pos <= text.size()) {
+    size_t comma = text.find(',', pos);
+    if (comma == std::string::npos) comma = text.size();
+    auto s = benchfs::parse_size(text.substr(pos, comma - pos));
+    if (!s || *s > (4u << 20)) return false;
     sizes.push_back(*s);
     pos = comma + 1;
+  }
+  return true;
+}
+
+// Every rank's samples, gathered on rank 0 (empty on the others).
+std::vector<double> gather_samples(const std::vector<double>& mine, int rank, int nranks) {
+  int n = static_cast<int>(mine.size());
+  std::vector<int> counts(static_cast<size_t>(nranks)), displs(static_cast<size_t>(nranks));
+  MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
+  std::vector<double> all;
+  if (rank == 0) {
+    int total = 0;
+    for (int r = 0; r < nranks; ++r) {
+      displs[static_cast<size_t>(r)] = total;
+      total += counts[static_cast<size_t>(r)];
+    }
+    all.resize(static_cast<size_t>(total));
+  }
+  MPI_Gatherv(mine.data(), n, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, 0,
+              MPI_COMM_WORLD);
+  return all;
+}
+
+// One rank's pings of one size to one server.
+struct PingRun {
+  std::vector<double> lat_us;
+  uint64_t errors = 0;
+  double secs = 0;
+};
+
+PingRun ping_server(const PingArgs& a, int server, uint64_t size, int rank) {
+  std::vector<unsigned char> payload(size), echo(size);
+  for (size_t i = 0; i < size; ++i) payload[i] = static_cast<unsigned char>(i * 131 + rank * 7 + 1);
+  for (uint64_t i = 0; i < a.warmup; ++i) benchfs_ping(server, payload.data(), size, echo.data());
+  PingRun run;
+  run.lat_us.reserve(a.count);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const uint64_t t0 = benchfs::now_ns();
+  for (uint64_t i = 0; i < a.count; ++i) {
+    const uint64_t s = benchfs::now_ns();
+    const int rc = benchfs_ping(server, payload.data(), size, echo.data());
+    const uint64_t e = benchfs::now_ns();
+    if (rc != 0) {
+      if (run.errors++ == 0)
+        std::fprintf(stderr, "benchfs_bench[%d]: ping: %s\n", rank, benchfs_last_error());
+      continue;
+    }
+    run.lat_us.push_back(static_cast<double>(e - s) / 1000.0);
+    if (size > 0 && (echo[0] != payload[0] || echo[size - 1] != payload[size - 1])) ++run.errors;
+  }
+  run.secs = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+  if (size > 0 && std::memcmp(echo.data(), payload.data(), size) != 0) ++run.errors;
+  return run;
+}
+
+// Rank 0's line (or JSON object) for one server and size.
+void print_ping_result(const PingArgs& a, int server, uint64_t size, int nranks, std::vector<double>& all,
+                       uint64_t errors, double max_secs, double init_ms) {
+  const Summary s = summarize(all);
+  const double ops = max_secs > 0 ? static_cast<double>(all.size()) / max_secs : 0.0;
+  if (a.json) {
+    std::printf(
+        "{\"op\":\"ping\",\"size\":%llu,\"count\":%zu,\"server\":%d,\"ranks\":%d,\"min_us\":%.3f,"
+        "\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"mean_us\":%.3f,\"ops_per_s\":%.1f,"
+        "\"errors\":%llu,\"connect\":\"%s\",\"init_ms\":%.3f}\n",
+        static_cast<unsigned long long>(size), all.size(), server, nranks, s.min_us, s.p50_us, s.p99_us,
+        s.max_us, s.mean_us, ops, static_cast<unsigned long long>(errors),
+        g_connect.empty() ? "default" : g_connect.c_str(), init_ms);
+  } else {
+    std::printf("%-8d %-6s %8zu %10.3f %10.3f %10.3f %10.3f %12.1f %7llu\n", server,
+                benchfs::format_size(size).c_str(), all.size(), s.min_us, s.p50_us, s.p99_us, s.max_us, ops,
+                static_cast<unsigned long long>(errors));
+  }
+  std::fflush(stdout);
+}
+
+// The servers --server names ("all" or one index); empty if it names none.
+std::vector<int> ping_targets(const std::string& which, int nservers) {
+  std::vector<int> servers;
+  if (which == "all") {
+    for (int i = 0; i < nservers; ++i) servers.push_back(i);
+    return servers;
+  }
+  auto s = benchfs::parse_u64(which);
+  if (s && *s < static_cast<uint64_t>(nservers)) servers.push_back(static_cast<int>(*s));
+  return servers;
+}
+
+int run_ping(const PingArgs& a, int rank, int nranks) {
+  std::vector<uint64_t> sizes;
+  if (!parse_ping_sizes(a.sizes, sizes)) {
+    if (rank == 0) std::fprintf(stderr, "benchfs_bench: bad --size '%s' (0 .. 4m each)\n", a.sizes.c_str());
+    return 2;
   }
   MPI_Barrier(MPI_COMM_WORLD);
   const uint64_t init_t0 = benchfs::now_ns();
@@ -103,17 +194,11 @@ int run_ping(const PingArgs& a, int rank, int nranks) {
   double max_init_ms = 0;
   MPI_Reduce(&init_ms, &max_init_ms, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   const int nservers = benchfs_server_count();
-  std::vector<int> servers;
-  if (a.server == "all") {
-    for (int i = 0; i < nservers; ++i) servers.push_back(i);
-  } else {
-    auto s = benchfs::parse_u64(a.server);
-    if (!s || *s >= static_cast<uint64_t>(nservers)) {
-      if (rank == 0) std::fprintf(stderr, "benchfs_bench: --server must be 0..%d or all\n", nservers - 1);
-      benchfs_finalize();
-      return 2;
-    }
-    servers.push_back(static_cast<int>(*s));
+  const std::vector<int> servers = ping_targets(a.server, nservers);
+  if (servers.empty()) {
+    if (rank == 0) std::fprintf(stderr, "benchfs_bench: --server must be 0..%d or all\n", nservers - 1);
+    benchfs_finalize();
+    return 2;
   }
   if (!a.json && rank == 0)
     std::printf("%-8s %-6s %8s %10s %10s %10s %10s %12s %7s\n", "server", "size", "count", "min_us", "p50_us",
@@ -121,66 +206,15 @@ int run_ping(const PingArgs& a, int rank, int nranks) {
   int failures = 0;
   for (int server : servers) {
     for (uint64_t size : sizes) {
-      std::vector<unsigned char> payload(size), echo(size);
-      for (size_t i = 0; i < size; ++i) payload[i] = static_cast<unsigned char>(i * 131 + rank * 7 + 1);
-      for (uint64_t i = 0; i < a.warmup; ++i) benchfs_ping(server, payload.data(), size, echo.data());
-      std::vector<double> lat;
-      lat.reserve(a.count);
-      uint64_t errors = 0;
-      MPI_Barrier(MPI_COMM_WORLD);
-      const uint64_t t0 = benchfs::now_ns();
-      for (uint64_t i = 0; i < a.count; ++i) {
-        const uint64_t s = benchfs::now_ns();
-        const int rc = benchfs_ping(server, payload.data(), size, echo.data());
-        const uint64_t e = benchfs::now_ns();
-        if (rc != 0) {
-          if (errors++ == 0)
-            std::fprintf(stderr, "benchfs_bench[%d]: ping: %s\n", rank, benchfs_last_error());
-          continue;
-        }
-        lat.push_back(static_cast<double>(e - s) / 1000.0);
-        if (size > 0 && (echo[0] != payload[0] || echo[size - 1] != payload[size - 1])) ++errors;
-      }
-      const double secs = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
-      if (size > 0 && std::memcmp(echo.data(), payload.data(), size) != 0) ++errors;
-      // Gather every rank's samples on rank 0.
-      int n = static_cast<int>(lat.size());
-      std::vector<int> counts(static_cast<size_t>(nranks)), displs(static_cast<size_t>(nranks));
-      MPI_Gather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, 0, MPI_COMM_WORLD);
-      std::vector<double> all;
-      if (rank == 0) {
-        int total = 0;
-        for (int r = 0; r < nranks; ++r) {
-          displs[static_cast<size_t>(r)] = total;
-          total += counts[static_cast<size_t>(r)];
-        }
-        all.resize(static_cast<size_t>(total));
-      }
-      MPI_Gatherv(lat.data(), n, MPI_DOUBLE, all.data(), counts.data(), displs.data(), MPI_DOUBLE, 0,
-                  MPI_COMM_WORLD);
+      const PingRun run = ping_server(a, server, size, rank);
+      std::vector<double> all = gather_samples(run.lat_us, rank, nranks);
       uint64_t total_errors = 0;
       double max_secs = 0;
-      MPI_Reduce(&errors, &total_errors, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
-      MPI_Reduce(&secs, &max_secs, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
-      if (rank == 0) {
-        const Summary s = summarize(all);
-        const double ops = max_secs > 0 ? static_cast<double>(all.size()) / max_secs : 0.0;
-        if (total_errors > 0) failures = 1;
-        if (a.json) {
-          std::printf(
-              "{\"op\":\"ping\",\"size\":%llu,\"count\":%zu,\"server\":%d,\"ranks\":%d,\"min_us\":%.3f,"
-              "\"p50_us\":%.3f,\"p99_us\":%.3f,\"max_us\":%.3f,\"mean_us\":%.3f,\"ops_per_s\":%.1f,"
-              "\"errors\":%llu,\"connect\":\"%s\",\"init_ms\":%.3f}\n",
-              static_cast<unsigned long long>(size), all.size(), server, nranks, s.min_us, s.p50_us, s.p99_us,
-              s.max_us, s.mean_us, ops, static_cast<unsigned long long>(total_errors),
-              g_connect.empty() ? "default" : g_connect.c_str(), max_init_ms);
-        } else {
-          std::printf("%-8d %-6s %8zu %10.3f %10.3f %10.3f %10.3f %12.1f %7llu\n", server,
-                      benchfs::format_size(size).c_str(), all.size(), s.min_us, s.p50_us, s.p99_us, s.max_us,
-                      ops, static_cast<unsigned long long>(total_errors));
-        }
-        std::fflush(stdout);
-      }
+      MPI_Reduce(&run.errors, &total_errors, 1, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+      MPI_Reduce(&run.secs, &max_secs, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+      if (rank != 0) continue;
+      if (total_errors > 0) failures = 1;
+      print_ping_result(a, server, size, nranks, all, total_errors, max_secs, max_init_ms);
     }
   }
   benchfs_finalize();
@@ -728,241 +762,277 @@ void print_md_result(const MdArgs& a, int nranks, uint64_t bytes, const char* ph
   std::fflush(stdout);
 }
 
-int run_md(const MdArgs& a, int rank, int nranks) {
-  const std::string base = normalize_dir(a.dir);
-  auto bytes_opt = benchfs::parse_size(a.write_bytes);
-  if (base.empty() || !bytes_opt || *bytes_opt > (64u << 20) || a.files == 0 ||
-      (a.shared_only && a.private_only)) {
-    if (rank == 0) {
-      if (base.empty())
-        std::fprintf(stderr, "benchfs_bench md: --dir '%s' must be an absolute path\n", a.dir.c_str());
-      if (!bytes_opt || *bytes_opt > (64u << 20))
-        std::fprintf(stderr, "benchfs_bench md: bad --write-bytes '%s' (0 .. 64m)\n", a.write_bytes.c_str());
-      if (a.files == 0) std::fprintf(stderr, "benchfs_bench md: -n/--files must be at least 1\n");
-      if (a.shared_only && a.private_only)
-        std::fprintf(stderr, "benchfs_bench md: --shared-only and --private-only exclude each other\n");
+// The md subcommand's usage errors (printed by rank 0); true if there were any.
+bool md_usage_errors(const MdArgs& a, const std::string& base, int rank) {
+  auto bytes = benchfs::parse_size(a.write_bytes);
+  const bool bad_bytes = !bytes || *bytes > (64u << 20);
+  const bool bad = base.empty() || bad_bytes || a.files == 0 || (a.shared_only && a.private_only);
+  if (!bad || rank != 0) return bad;
+  if (base.empty())
+    std::fprintf(stderr, "benchfs_bench md: --dir '%s' must be an absolute path\n", a.dir.c_str());
+  if (bad_bytes)
+    std::fprintf(stderr, "benchfs_bench md: bad --write-bytes '%s' (0 .. 64m)\n", a.write_bytes.c_str());
+  if (a.files == 0) std::fprintf(stderr, "benchfs_bench md: -n/--files must be at least 1\n");
+  if (a.shared_only && a.private_only)
+    std::fprintf(stderr, "benchfs_bench md: --shared-only and --private-only exclude each other\n");
+  return true;
+}
+
+// One rank's mdtest-like run: its files (in its own directory and/or the
+// shared one), the timed phases over them, and the untimed setup / cleanup.
+class MdRun {
+ public:
+  MdRun(const MdArgs& a, std::string base, int rank, int nranks)
+      : a_(a),
+        rank_(rank),
+        nranks_(nranks),
+        nbytes_(*benchfs::parse_size(a.write_bytes)),
+        use_private_(!a.shared_only),
+        use_shared_(!a.private_only),
+        base_(std::move(base)),
+        private_dir_(join_path(base_, "md." + std::to_string(rank))),
+        shared_dir_(join_path(base_, "md.shared")),
+        log_(rank),
+        data_(nbytes_),
+        back_(nbytes_) {
+    files_.reserve(a.files * 2);
+    const std::string prefix = "f." + std::to_string(rank) + ".";
+    for (const std::string* dir :
+         {use_private_ ? &private_dir_ : nullptr, use_shared_ ? &shared_dir_ : nullptr}) {
+      if (dir == nullptr) continue;
+      for (uint64_t i = 0; i < a.files; ++i) files_.push_back(join_path(*dir, prefix + std::to_string(i)));
     }
-    return 2;
-  }
-  const uint64_t nbytes = *bytes_opt;
-  const bool use_private = !a.shared_only, use_shared = !a.private_only;
-  const std::string private_dir = join_path(base, "md." + std::to_string(rank));
-  const std::string shared_dir = join_path(base, "md.shared");
-  std::vector<std::string> files;
-  files.reserve(a.files * 2);
-  const std::string prefix = "f." + std::to_string(rank) + ".";
-  for (int d = 0; d < 2; ++d) {
-    if ((d == 0 && !use_private) || (d == 1 && !use_shared)) continue;
-    for (uint64_t i = 0; i < a.files; ++i)
-      files.push_back(join_path(d == 0 ? private_dir : shared_dir, prefix + std::to_string(i)));
+    for (size_t i = 0; i < data_.size(); ++i) data_[i] = static_cast<unsigned char>(i * 17 + rank * 5 + 3);
   }
 
-  ErrorLog log(rank);
-  if (init_client(a.registry, a.poll, true, rank) != 0) return 1;
-  // Setup, untimed: the base directory, the shared one, then each rank's own.
-  bool base_created = false, shared_created = false, private_created = false;
-  bool failed = rank == 0 && make_dir(base, &base_created, log) != 0;
-  if (!any_rank(failed)) {
-    failed = rank == 0 && use_shared && make_dir(shared_dir, &shared_created, log) != 0;
-    failed = any_rank(failed) || (use_private && make_dir(private_dir, &private_created, log) != 0);
+  // Creates the base directory, the shared one, then each rank's own. False
+  // (on every rank) if one failed.
+  bool setup() {
+    bool failed = rank_ == 0 && make_dir(base_, &base_created_, log_) != 0;
+    if (!any_rank(failed)) {
+      failed = rank_ == 0 && use_shared_ && make_dir(shared_dir_, &shared_created_, log_) != 0;
+      failed = any_rank(failed) || (use_private_ && make_dir(private_dir_, &private_created_, log_) != 0);
+    }
+    return !any_rank(failed);
   }
-  if (any_rank(failed)) {
-    benchfs_finalize();
-    return 1;
-  }
-  if (rank == 0 && !a.json) {
-    std::printf("md: %d rank%s, %llu files per rank in %s%s%s, %s each\n", nranks, nranks == 1 ? "" : "s",
-                static_cast<unsigned long long>(a.files),
-                use_private ? join_path(base, "md.<rank>").c_str() : "",
-                use_private && use_shared ? " and " : "", use_shared ? shared_dir.c_str() : "",
-                benchfs::format_size(nbytes).c_str());
+
+  void print_header() const {
+    if (rank_ != 0 || a_.json) return;
+    std::printf("md: %d rank%s, %llu files per rank in %s%s%s, %s each\n", nranks_, nranks_ == 1 ? "" : "s",
+                static_cast<unsigned long long>(a_.files),
+                use_private_ ? join_path(base_, "md.<rank>").c_str() : "",
+                use_private_ && use_shared_ ? " and " : "", use_shared_ ? shared_dir_.c_str() : "",
+                benchfs::format_size(nbytes_).c_str());
     std::printf("%-8s %12s %12s %12s %8s %8s %8s\n", "phase", "ops", "seconds", "ops/s", "errors", "rpcs/op",
                 "sleep/1k");
   }
-  std::vector<unsigned char> data(nbytes), back(nbytes);
-  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<unsigned char>(i * 17 + rank * 5 + 3);
 
-  // One timed phase: op(path) over every file of this rank; it returns false
-  // on an error it has logged.
-  auto phase = [&](const char* name, auto&& op) {
+  // The timed phases; the errors of every rank.
+  uint64_t phases() {
+    uint64_t errors = phase("create", &MdRun::create_one);
+    errors += readdir_check();
+    errors += phase("stat", &MdRun::stat_one);
+    errors += phase("read", &MdRun::read_one);
+    errors += phase("unlink", &MdRun::unlink_one);
+    return errors;
+  }
+
+  // Removes the directories this run created. False if one failed.
+  bool cleanup() {
+    bool ok = !private_created_ || rmdir_logged(private_dir_);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank_ == 0) {
+      ok = (!shared_created_ || rmdir_logged(shared_dir_)) && ok;
+      ok = (!base_created_ || rmdir_logged(base_)) && ok;
+    }
+    return ok;
+  }
+
+ private:
+  using Op = bool (MdRun::*)(const std::string&, PhaseTotals&);
+
+  // One timed phase: op over every file of this rank (false: an error it has
+  // logged). Returns the errors of every rank.
+  uint64_t phase(const char* name, Op op) {
     PhaseTotals t;
     MPI_Barrier(MPI_COMM_WORLD);
     t.begin_counting();
     const uint64_t t0 = benchfs::now_ns();
-    for (const std::string& f : files) {
+    for (const std::string& f : files_) {
       ++t.ops;
-      if (!op(f, t)) ++t.errors;
-      if (a.gap_ns != 0) spin_for(a.gap_ns);
+      if (!(this->*op)(f, t)) ++t.errors;
+      if (a_.gap_ns != 0) spin_for(a_.gap_ns);
     }
     t.end_counting();
     MPI_Barrier(MPI_COMM_WORLD);
     t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+    return report(name, t);
+  }
+
+  uint64_t report(const char* name, const PhaseTotals& t) const {
     const PhaseTotals all = reduce_totals(t);
-    if (rank == 0) print_md_result(a, nranks, nbytes, name, all);
+    if (rank_ == 0) print_md_result(a_, nranks_, nbytes_, name, all);
     return all.errors;
-  };
-  uint64_t errors = 0;
-  errors += phase("create", [&](const std::string& f, PhaseTotals& t) {
+  }
+
+  // A failed call: logged and counted. Returns false.
+  bool failed_call(const char* call, const std::string& f, PhaseTotals& t) {
+    log_.call_failed(call, f);
+    ++t.failed;
+    return false;
+  }
+
+  bool rmdir_logged(const std::string& dir) {
+    if (benchfs_rmdir(dir.c_str()) == 0) return true;
+    log_.call_failed("rmdir", dir);
+    return false;
+  }
+
+  bool create_one(const std::string& f, PhaseTotals& t) {
     const int fd = benchfs_create(f.c_str(), O_WRONLY | O_EXCL, 0644);
-    if (fd < 0) {
-      log.call_failed("create", f);
-      ++t.failed;
-      return false;
-    }
+    if (fd < 0) return failed_call("create", f, t);
     bool ok = true;
-    if (nbytes > 0) {
-      const ssize_t n = benchfs_pwrite(fd, data.data(), nbytes, 0);
+    if (nbytes_ > 0) {
+      const ssize_t n = benchfs_pwrite(fd, data_.data(), nbytes_, 0);
       if (n < 0) {
-        log.call_failed("pwrite", f);
-        ++t.failed;
-        ok = false;
-      } else if (static_cast<uint64_t>(n) != nbytes) {
-        log.wrong("pwrite %s: wrote %zd of %llu bytes", f.c_str(), n,
-                  static_cast<unsigned long long>(nbytes));
+        ok = failed_call("pwrite", f, t);
+      } else if (static_cast<uint64_t>(n) != nbytes_) {
+        log_.wrong("pwrite %s: wrote %zd of %llu bytes", f.c_str(), n,
+                   static_cast<unsigned long long>(nbytes_));
         ok = false;
       }
     }
-    if (benchfs_close(fd) != 0) {
-      log.call_failed("close", f);
-      ++t.failed;
-      ok = false;
-    }
+    if (benchfs_close(fd) != 0) ok = failed_call("close", f, t);
     return ok;
-  });
+  }
 
-  {  // readdir check: every rank lists its own directory, rank 0 the shared one.
+  // Every rank lists its own directory, rank 0 the shared one.
+  uint64_t readdir_check() {
     PhaseTotals t;
     MPI_Barrier(MPI_COMM_WORLD);
     const uint64_t t0 = benchfs::now_ns();
-    auto list = [&](const std::string& dir, uint64_t expected) {
-      uint64_t seen = 0;
-      ++t.ops;
-      const int n = benchfs_readdir(dir.c_str(), count_entry, &seen);
-      if (n < 0) {
-        log.call_failed("readdir", dir);
-        ++t.failed;
-        ++t.errors;
-        return;
-      }
-      t.entries += seen;
-      if (seen != expected || static_cast<uint64_t>(n) != seen) {
-        log.wrong("readdir %s: %llu entries (returned %d), expected %llu", dir.c_str(),
-                  static_cast<unsigned long long>(seen), n, static_cast<unsigned long long>(expected));
-        ++t.errors;
-      }
-    };
-    if (use_private) list(private_dir, a.files);
-    if (use_shared && rank == 0) list(shared_dir, a.files * static_cast<uint64_t>(nranks));
+    if (use_private_) list(private_dir_, a_.files, t);
+    if (use_shared_ && rank_ == 0) list(shared_dir_, a_.files * static_cast<uint64_t>(nranks_), t);
     MPI_Barrier(MPI_COMM_WORLD);
     t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
-    const PhaseTotals all = reduce_totals(t);
-    if (rank == 0) print_md_result(a, nranks, nbytes, "readdir", all);
-    errors += all.errors;
+    return report("readdir", t);
   }
 
-  errors += phase("stat", [&](const std::string& f, PhaseTotals& t) {
-    struct stat st {};
-    if (benchfs_stat(f.c_str(), &st) != 0) {
-      log.call_failed("stat", f);
-      ++t.failed;
-      return false;
+  void list(const std::string& dir, uint64_t expected, PhaseTotals& t) {
+    uint64_t seen = 0;
+    ++t.ops;
+    const int n = benchfs_readdir(dir.c_str(), count_entry, &seen);
+    if (n < 0) {
+      failed_call("readdir", dir, t);
+      ++t.errors;
+      return;
     }
-    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != nbytes) {
-      log.wrong("stat %s: mode 0%o size %lld, expected a regular file of %llu bytes", f.c_str(),
-                static_cast<unsigned>(st.st_mode), static_cast<long long>(st.st_size),
-                static_cast<unsigned long long>(nbytes));
+    t.entries += seen;
+    if (seen != expected || static_cast<uint64_t>(n) != seen) {
+      log_.wrong("readdir %s: %llu entries (returned %d), expected %llu", dir.c_str(),
+                 static_cast<unsigned long long>(seen), n, static_cast<unsigned long long>(expected));
+      ++t.errors;
+    }
+  }
+
+  bool stat_one(const std::string& f, PhaseTotals& t) {
+    struct stat st {};
+    if (benchfs_stat(f.c_str(), &st) != 0) return failed_call("stat", f, t);
+    if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) != nbytes_) {
+      log_.wrong("stat %s: mode 0%o size %lld, expected a regular file of %llu bytes", f.c_str(),
+                 static_cast<unsigned>(st.st_mode), static_cast<long long>(st.st_size),
+                 static_cast<unsigned long long>(nbytes_));
       return false;
     }
     return true;
-  });
+  }
 
-  errors += phase("read", [&](const std::string& f, PhaseTotals& t) {
+  bool read_one(const std::string& f, PhaseTotals& t) {
     const int fd = benchfs_open(f.c_str(), O_RDONLY, 0);
-    if (fd < 0) {
-      log.call_failed("open", f);
-      ++t.failed;
-      return false;
-    }
+    if (fd < 0) return failed_call("open", f, t);
     bool ok = true;
-    if (nbytes > 0) {
-      const ssize_t n = benchfs_pread(fd, back.data(), nbytes, 0);
+    if (nbytes_ > 0) {
+      const ssize_t n = benchfs_pread(fd, back_.data(), nbytes_, 0);
       if (n < 0) {
-        log.call_failed("pread", f);
-        ++t.failed;
+        ok = failed_call("pread", f, t);
+      } else if (static_cast<uint64_t>(n) != nbytes_) {
+        log_.wrong("pread %s: read %zd of %llu bytes", f.c_str(), n,
+                   static_cast<unsigned long long>(nbytes_));
         ok = false;
-      } else if (static_cast<uint64_t>(n) != nbytes) {
-        log.wrong("pread %s: read %zd of %llu bytes", f.c_str(), n, static_cast<unsigned long long>(nbytes));
-        ok = false;
-      } else if (std::memcmp(back.data(), data.data(), nbytes) != 0) {
-        log.wrong("read %s: data differs from what was written", f.c_str());
+      } else if (std::memcmp(back_.data(), data_.data(), nbytes_) != 0) {
+        log_.wrong("read %s: data differs from what was written", f.c_str());
         ok = false;
       }
     }
-    if (benchfs_close(fd) != 0) {
-      log.call_failed("close", f);
-      ++t.failed;
-      ok = false;
-    }
+    if (benchfs_close(fd) != 0) ok = failed_call("close", f, t);
     return ok;
-  });
-
-  errors += phase("unlink", [&](const std::string& f, PhaseTotals& t) {
-    if (benchfs_unlink(f.c_str()) != 0) {
-      log.call_failed("unlink", f);
-      ++t.failed;
-      return false;
-    }
-    return true;
-  });
-
-  // Cleanup, untimed: the directories this run created.
-  bool cleanup_failed = false;
-  if (private_created && benchfs_rmdir(private_dir.c_str()) != 0) {
-    log.call_failed("rmdir", private_dir);
-    cleanup_failed = true;
   }
-  MPI_Barrier(MPI_COMM_WORLD);
-  if (rank == 0) {
-    if (shared_created && benchfs_rmdir(shared_dir.c_str()) != 0) {
-      log.call_failed("rmdir", shared_dir);
-      cleanup_failed = true;
-    }
-    if (base_created && benchfs_rmdir(base.c_str()) != 0) {
-      log.call_failed("rmdir", base);
-      cleanup_failed = true;
-    }
+
+  bool unlink_one(const std::string& f, PhaseTotals& t) {
+    return benchfs_unlink(f.c_str()) == 0 || failed_call("unlink", f, t);
   }
+
+  const MdArgs& a_;
+  const int rank_;
+  const int nranks_;
+  const uint64_t nbytes_;
+  const bool use_private_;
+  const bool use_shared_;
+  const std::string base_;
+  const std::string private_dir_;
+  const std::string shared_dir_;
+  ErrorLog log_;
+  std::vector<std::string> files_;
+  std::vector<unsigned char> data_;
+  std::vector<unsigned char> back_;
+  bool base_created_ = false;
+  bool shared_created_ = false;
+  bool private_created_ = false;
+};
+
+int run_md(const MdArgs& a, int rank, int nranks) {
+  std::string base = normalize_dir(a.dir);
+  if (md_usage_errors(a, base, rank)) return 2;
+  MdRun run(a, std::move(base), rank, nranks);
+  if (init_client(a.registry, a.poll, true, rank) != 0) return 1;
+  if (!run.setup()) {
+    benchfs_finalize();
+    return 1;
+  }
+  run.print_header();
+  const uint64_t errors = run.phases();
+  const bool cleaned = run.cleanup();
   benchfs_finalize();
-  return errors > 0 || cleanup_failed ? 1 : 0;
+  return errors > 0 || !cleaned ? 1 : 0;
 }
 
-}  // namespace
+// --registry, --poll and --connect, which every client subcommand takes.
+void add_common_options(CLI::App* sub, std::string& registry, std::string& poll) {
+  sub->add_option("--registry", registry, "Registry directory (env BENCHFS_REGISTRY)");
+  sub->add_option("--poll", poll, "Client polling: busy, adaptive or blocking (default: library's)")
+      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
+  sub->add_option(
+         "--connect", g_connect,
+         "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
+      ->check(CLI::IsMember({"persistent", "reply_ep"}));
+}
 
-int main(int argc, char** argv) {
-  CLI::App app{"benchfs_bench: BenchFS benchmark client (run alone or under mpirun)", "benchfs_bench"};
-  app.require_subcommand(1);
-  PingArgs ping;
-  if (const char* env = std::getenv("BENCHFS_REGISTRY")) ping.registry = env;
+CLI::App* add_ping_command(CLI::App& app, PingArgs& ping) {
   auto* p = app.add_subcommand("ping", "Round-trip latency of PING with a payload echoed back");
-  p->add_option("--registry", ping.registry, "Registry directory (env BENCHFS_REGISTRY)");
+  add_common_options(p, ping.registry, ping.poll);
   p->add_option("--size", ping.sizes, "Payload bytes, a comma list with k/m suffixes (0 .. 4m)")
       ->capture_default_str();
   p->add_option("--count", ping.count, "Timed pings per size and server")->capture_default_str();
   p->add_option("--warmup", ping.warmup, "Untimed pings first")->capture_default_str();
   p->add_option("--server", ping.server, "Server index, or all (one result per server)")
       ->capture_default_str();
-  p->add_option("--poll", ping.poll, "Client polling: busy, adaptive or blocking (default: library's)")
-      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  p->add_option(
-       "--connect", g_connect,
-       "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
-      ->check(CLI::IsMember({"persistent", "reply_ep"}));
   p->add_flag("--json", ping.json, "One JSON object per result line");
+  return p;
+}
 
-  IoArgs io;
-  io.registry = ping.registry;
+CLI::App* add_io_command(CLI::App& app, IoArgs& io) {
   auto* i = app.add_subcommand("io", "IOR-like bandwidth: every rank writes / reads its blocks in transfers");
-  i->add_option("--registry", io.registry, "Registry directory (env BENCHFS_REGISTRY)");
+  add_common_options(i, io.registry, io.poll);
   i->add_option("-t,--transfer", io.transfer, "Bytes per pwrite / pread call (k/m/g suffixes)")
       ->capture_default_str();
   i->add_option("-b,--block", io.block, "Bytes per rank per segment, a multiple of the transfer size")
@@ -981,20 +1051,15 @@ int main(int argc, char** argv) {
   i->add_flag("--malloc-buffer", io.malloc_buffer,
               "Transfer from a plain heap buffer, as IOR does (default: 2 MiB aligned, huge-page advised)");
   i->add_option("--dir", io.dir, "Directory of the test files (created if missing)")->capture_default_str();
-  i->add_option("--poll", io.poll, "Client polling: busy, adaptive or blocking (default: library's)")
-      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  i->add_option(
-       "--connect", g_connect,
-       "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
-      ->check(CLI::IsMember({"persistent", "reply_ep"}));
   i->add_flag("--json", io.json, "One JSON object per phase");
+  return i;
+}
 
-  MdArgs md;
-  md.registry = ping.registry;
+CLI::App* add_md_command(CLI::App& app, MdArgs& md) {
   auto* m = app.add_subcommand(
       "md",
       "mdtest-like metadata rates: create, readdir, stat, read, unlink in DIR/md.<rank> and DIR/md.shared");
-  m->add_option("--registry", md.registry, "Registry directory (env BENCHFS_REGISTRY)");
+  add_common_options(m, md.registry, md.poll);
   m->add_option("-n,--files", md.files, "Files per rank in each directory")->capture_default_str();
   m->add_option("--write-bytes", md.write_bytes, "Bytes written into each file at create, read back by read")
       ->capture_default_str();
@@ -1002,18 +1067,29 @@ int main(int argc, char** argv) {
   m->add_flag("--private-only", md.private_only, "Only each rank's own directory");
   m->add_option("--dir", md.dir, "Parent of the test directories (created if missing)")
       ->capture_default_str();
-  m->add_option("--poll", md.poll, "Client polling: busy, adaptive or blocking (default: library's)")
-      ->check(CLI::IsMember({"busy", "adaptive", "blocking"}));
-  m->add_option(
-       "--connect", g_connect,
-       "How to reach the servers: persistent or reply_ep (default: the library's, env BENCHFS_CONNECT)")
-      ->check(CLI::IsMember({"persistent", "reply_ep"}));
   m->add_flag("--json", md.json, "One JSON object per phase");
   m->add_option_function<double>(
        "--gap-us", [&md](double us) { md.gap_ns = static_cast<uint64_t>(us * 1000.0); },
        "Microseconds of the rank's own work between two operations (busy; upstream mdtest spends a few "
        "between its calls)")
       ->check(CLI::Range(0.0, 1e6));
+  return m;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"benchfs_bench: BenchFS benchmark client (run alone or under mpirun)", "benchfs_bench"};
+  app.require_subcommand(1);
+  PingArgs ping;
+  if (const char* env = std::getenv("BENCHFS_REGISTRY")) ping.registry = env;
+  IoArgs io;
+  io.registry = ping.registry;
+  MdArgs md;
+  md.registry = ping.registry;
+  auto* p = add_ping_command(app, ping);
+  auto* i = add_io_command(app, io);
+  auto* m = add_md_command(app, md);
 
   std::string shut_registry = ping.registry;
   auto* s = app.add_subcommand("shutdown", "Ask every server of the registry to shut down");

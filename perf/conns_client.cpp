@@ -25,10 +25,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "benchfs/client/engine.hpp"
@@ -98,10 +100,40 @@ void round_trip(Totals& t, int thread, FileSystem& fs, const std::string& path, 
   count(t, thread, "unlink", fs.unlink(path));
 }
 
-}  // namespace
+// Where the threads meet: created -> (start file) -> connected -> go.
+class Phases {
+ public:
+  explicit Phases(int threads) : threads_(threads) {}
+  // A thread is done with the phase before `until`: counts it in and waits
+  // for the main thread to open `until`.
+  void arrive(int& counter, const bool& until) {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++counter;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return until; });
+  }
+  void wait_all(const int& counter) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return counter == threads_; });
+  }
+  void open(bool& flag) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      flag = true;
+    }
+    cv_.notify_all();
+  }
+  int created = 0, connected = 0;
+  bool connect_now = false, go = false;
 
-int main(int argc, char** argv) {
-  Args args;
+ private:
+  const int threads_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// Parses the command line. Returns an exit code >= 0 to exit with, -1 to go on.
+int parse_args(int argc, char** argv, Args& args) {
   CLI::App app{"Many client connections from one process (perf/connections.sh)"};
   app.add_option("--threads", args.threads, "Threads, each with its own connection")->capture_default_str();
   app.add_option("--rounds", args.rounds, "Rounds of calls per thread after the hold")->capture_default_str();
@@ -112,11 +144,61 @@ int main(int argc, char** argv) {
   app.add_option("--start-file", args.start_file,
                  "Once every client is created, wait for this file before connecting (to line processes up)");
   app.add_option("--release-file", args.release_file, "End the hold early once this file exists");
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
   if (args.threads < 1 || args.rounds < 0 || args.hold_ms < 0) {
     std::fprintf(stderr, "benchfs_conns: --threads must be >= 1, --rounds and --hold-ms >= 0\n");
     return 64;
   }
+  return -1;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Sleeps until `path` exists ("" = never) or `until` has passed.
+void wait_for_file(const std::string& path, std::chrono::steady_clock::time_point until) {
+  while ((path.empty() || ::access(path.c_str(), F_OK) != 0) && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+ClientStats sum_stats(const std::vector<std::unique_ptr<FileSystem>>& fss) {
+  ClientStats sum;
+  for (const auto& fs : fss) {
+    if (!fs) continue;
+    const ClientStats s = fs->client().stats();
+    sum.reconnects += s.reconnects;
+    sum.retries += s.retries;
+    sum.timeouts += s.timeouts;
+    sum.close_notifications += s.close_notifications;
+  }
+  return sum;
+}
+
+// One thread's life: its own client, connected with the others at once,
+// then its rounds.
+void client_thread(int i, const Args& args, const ClientOptions& opts, Phases& ph, Totals& t,
+                   std::unique_ptr<FileSystem>& slot) {
+  auto c = Client::create(opts);
+  if (count(t, i, "create", status_of(c))) slot = std::make_unique<FileSystem>(std::move(*c));
+  ph.arrive(ph.created, ph.connect_now);
+  FileSystem* fs = slot.get();
+  if (fs != nullptr) count(t, i, "connect", fs->client().connect_all());
+  ph.arrive(ph.connected, ph.go);
+  if (fs == nullptr) return;
+  const std::string path = "/conns-" + args.tag + "-" + std::to_string(i);
+  for (int n = 0; n < args.rounds; ++n) round_trip(t, i, *fs, path, static_cast<uint64_t>(n));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Args args;
+  if (int rc = parse_args(argc, argv, args); rc >= 0) return rc;
   (void)benchfs::init_logging("benchfs_conns");
   auto env = benchfs::client::options_from_env();
   if (!env) {
@@ -126,83 +208,36 @@ int main(int argc, char** argv) {
   ClientOptions opts = std::move(*env);
   if (!args.registry.empty()) opts.registry = args.registry;
 
-  // Threads meet at each phase: created -> (start file) -> connected -> go.
   std::vector<std::unique_ptr<FileSystem>> fss(static_cast<size_t>(args.threads));
   Totals t;
-  std::mutex mu;
-  std::condition_variable cv;
-  int created = 0, connected = 0;
-  bool connect_now = false, go = false;
-  auto arrive = [&](int& counter, const bool& until) {
-    std::unique_lock<std::mutex> lock(mu);
-    ++counter;
-    cv.notify_all();
-    cv.wait(lock, [&] { return until; });
-  };
-  auto wait_all = [&](const int& counter) {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return counter == args.threads; });
-  };
-  auto release = [&](bool& flag) {
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      flag = true;
-    }
-    cv.notify_all();
-  };
+  Phases ph(args.threads);
   std::vector<std::thread> ts;
   ts.reserve(static_cast<size_t>(args.threads));
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < args.threads; ++i) {
-    ts.emplace_back([&, i] {
-      auto c = Client::create(opts);
-      if (count(t, i, "create", status_of(c)))
-        fss[static_cast<size_t>(i)] = std::make_unique<FileSystem>(std::move(*c));
-      arrive(created, connect_now);
-      FileSystem* fs = fss[static_cast<size_t>(i)].get();
-      if (fs != nullptr) count(t, i, "connect", fs->client().connect_all());
-      arrive(connected, go);
-      if (fs == nullptr) return;
-      const std::string path = "/conns-" + args.tag + "-" + std::to_string(i);
-      for (int n = 0; n < args.rounds; ++n) round_trip(t, i, *fs, path, static_cast<uint64_t>(n));
-    });
-  }
-  wait_all(created);
-  const double create_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("CREATED {\"threads\":%d,\"create_ms\":%.1f}\n", args.threads, create_ms);
+  for (int i = 0; i < args.threads; ++i)
+    ts.emplace_back(client_thread, i, std::cref(args), std::cref(opts), std::ref(ph), std::ref(t),
+                    std::ref(fss[static_cast<size_t>(i)]));
+  ph.wait_all(ph.created);
+  std::printf("CREATED {\"threads\":%d,\"create_ms\":%.1f}\n", args.threads, ms_since(t0));
   std::fflush(stdout);
   // Every process connects at once (a job's ranks connecting at start):
   // the script creates the start file once all have printed CREATED.
-  while (!args.start_file.empty() && ::access(args.start_file.c_str(), F_OK) != 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (!args.start_file.empty()) wait_for_file(args.start_file, std::chrono::steady_clock::time_point::max());
   const auto t1 = std::chrono::steady_clock::now();
-  release(connect_now);
-  wait_all(connected);
-  const double connect_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+  ph.open(ph.connect_now);
+  ph.wait_all(ph.connected);
+  const double connect_ms = ms_since(t1);
   std::printf("CONNECTED {\"threads\":%d,\"connect_ms\":%.1f,\"errors\":%lu}\n", args.threads, connect_ms,
               t.errors.load());
   std::fflush(stdout);
   // Idle for --hold-ms, or until the release file appears.
-  for (const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(args.hold_ms);
-       std::chrono::steady_clock::now() < until &&
-       (args.release_file.empty() || ::access(args.release_file.c_str(), F_OK) != 0);)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  wait_for_file(args.release_file,
+                std::chrono::steady_clock::now() + std::chrono::milliseconds(args.hold_ms));
   const auto t2 = std::chrono::steady_clock::now();
-  release(go);
+  ph.open(ph.go);
   for (auto& th : ts) th.join();
-  const double calls_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t2).count();
-  ClientStats sum;
-  for (auto& fs : fss) {
-    if (!fs) continue;
-    const ClientStats s = fs->client().stats();
-    sum.reconnects += s.reconnects;
-    sum.retries += s.retries;
-    sum.timeouts += s.timeouts;
-    sum.close_notifications += s.close_notifications;
-  }
+  const double calls_ms = ms_since(t2);
+  const ClientStats sum = sum_stats(fss);
   fss.clear();
   std::printf(
       "CONNS "
