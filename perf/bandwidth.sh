@@ -42,27 +42,9 @@ OUT=
 PLOT=1
 BUFFERS=huge,malloc
 SERVER_ARGS=
-usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --sizes) SIZES=$2; shift 2 ;;
-    --servers) SERVERS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --clients) CLIENTS=$2; shift 2 ;;
-    --block) BLOCK=$2; shift 2 ;;
-    --segments) SEGMENTS=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --poll) POLL=$2; shift 2 ;;
-    --verify) VERIFY=--verify; shift ;;
-    --out) OUT=$2; shift 2 ;;
-    --no-plot) PLOT=; shift ;;
-    --buffers) BUFFERS=$2; shift 2 ;;
-    --malloc-buffer) BUFFERS=malloc; shift ;;
-    --server-args) SERVER_ARGS=$2; shift 2 ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+parse_options --sizes=SIZES --servers=SERVERS --threads=THREADS --clients=CLIENTS --block=BLOCK \
+  --segments=SEGMENTS --rounds=ROUNDS --poll=POLL --verify=VERIFY:--verify --out=OUT --no-plot=PLOT: \
+  --buffers=BUFFERS --malloc-buffer=BUFFERS:malloc --server-args=SERVER_ARGS -- "$@"
 
 die_usage() { echo "bandwidth.sh: $*" >&2; exit 2; }
 for v in SERVERS THREADS CLIENTS SEGMENTS ROUNDS; do

@@ -15,18 +15,8 @@ CAP=2
 COUNT=20000
 SERVER_ARGS=
 OUT=
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --runs) RUNS=$2; shift 2 ;;
-    --clients) CLIENTS=$2; shift 2 ;;
-    --capacity) CAP=$2; shift 2 ;;
-    --count) COUNT=$2; shift 2 ;;
-    --server-args) SERVER_ARGS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+parse_options --runs=RUNS --clients=CLIENTS --capacity=CAP --count=COUNT --server-args=SERVER_ARGS \
+  --out=OUT -- "$@"
 if [[ -z "${BENCHFS_BIN:-}" ]]; then
   bash "$PERF_ROOT/scripts/build.sh" release --target benchfsd_mt benchfs_bench >/dev/null
 fi

@@ -63,3 +63,35 @@ s=sys.argv[1].lower().rstrip("b").rstrip("i")
 m={"k":1<<10,"m":1<<20,"g":1<<30}
 print(int(s[:-1])*m[s[-1]] if s and s[-1] in m else int(s))' "$1"
 }
+
+# The script's header comment (the comment block after the shebang), for --help.
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+# parse_options SPEC... -- "$@": each SPEC is --name=VAR (the option takes a
+# value, stored in VAR) or --name=VAR:VALUE (a flag: sets VAR to VALUE).
+# -h/--help prints usage; an unknown option or a missing value exits 2.
+parse_options() {
+  local -a spec=()
+  while [[ $1 != -- ]]; do spec+=("$1"); shift; done
+  shift
+  local s name target found
+  while [[ $# -gt 0 ]]; do
+    if [[ $1 == -h || $1 == --help ]]; then usage; exit 0; fi
+    found=
+    for s in "${spec[@]}"; do
+      name=${s%%=*} target=${s#*=}
+      [[ $1 == "$name" ]] || continue
+      found=1
+      if [[ $target == *:* ]]; then
+        printf -v "${target%%:*}" '%s' "${target#*:}"
+        shift
+      else
+        [[ $# -ge 2 ]] || { echo "$(basename "$0"): $name needs a value (see --help)" >&2; exit 2; }
+        printf -v "$target" '%s' "$2"
+        shift 2
+      fi
+      break
+    done
+    [[ -n $found ]] || { echo "$(basename "$0"): unknown option $1 (see --help)" >&2; exit 2; }
+  done
+}

@@ -19,19 +19,8 @@ THREADS=1
 SIZES=8,1k,64k,1m
 CLIENTS=1,2,4
 OUT=
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --count) COUNT=$2; shift 2 ;;
-    --servers) SERVERS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --sizes) SIZES=$2; shift 2 ;;
-    --clients) CLIENTS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+parse_options --rounds=ROUNDS --count=COUNT --servers=SERVERS --threads=THREADS --sizes=SIZES \
+  --clients=CLIENTS --out=OUT -- "$@"
 perf_build
 work=$(mktemp -d /tmp/benchfs-connect-modes.XXXXXX)
 OUT=${OUT:-$work}

@@ -38,22 +38,8 @@ RUNS=1
 OUT=
 SERVER_ARGS=
 TLS=tcp
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --procs) PROCS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --capacity) CAP=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --hold-ms) HOLD_MS=$2; shift 2 ;;
-    --sweep) SWEEP=$2; shift 2 ;;
-    --runs) RUNS=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --server-args) SERVER_ARGS=$2; shift 2 ;;
-    --tls) TLS=$2; shift 2 ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
-    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+parse_options --procs=PROCS --threads=THREADS --capacity=CAP --rounds=ROUNDS --hold-ms=HOLD_MS \
+  --sweep=SWEEP --runs=RUNS --out=OUT --server-args=SERVER_ARGS --tls=TLS -- "$@"
 if [[ -z "${BENCHFS_BIN:-}" ]]; then
   bash "$PERF_ROOT/scripts/build.sh" release --target benchfsd_mt benchfs_bench benchfs_conns >/dev/null
 fi

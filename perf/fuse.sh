@@ -20,18 +20,8 @@ XFER=1m
 FILES=10000
 DIRECT=()
 die_usage() { echo "fuse.sh: $*" >&2; exit 2; }
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --rounds) ROUNDS=${2:?}; shift 2 ;;
-    --ranks) RANKS=${2:?}; shift 2 ;;
-    --block) BLOCK=${2:?}; shift 2 ;;
-    --xfer) XFER=${2:?}; shift 2 ;;
-    --files) FILES=${2:?}; shift 2 ;;
-    --direct-io) DIRECT=(--direct-io); shift ;;
-    -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
-    *) die_usage "unknown argument $1" ;;
-  esac
-done
+parse_options --rounds=ROUNDS --ranks=RANKS --block=BLOCK --xfer=XFER --files=FILES \
+  --direct-io=DIRECT:--direct-io -- "$@"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $RANKS =~ ^[1-9][0-9]*$ && $FILES =~ ^[1-9][0-9]*$ ]] ||
   die_usage "--rounds, --ranks and --files take positive integers"
 IOR=${IOR:-}

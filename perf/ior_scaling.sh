@@ -28,22 +28,8 @@ SEGMENTS=1
 FILES=200
 OUT=
 PLOT=1
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --servers) SERVERS=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --clients) CLIENTS=$2; shift 2 ;;
-    --xfer) XFER=$2; shift 2 ;;
-    --block) BLOCK=$2; shift 2 ;;
-    --segments) SEGMENTS=$2; shift 2 ;;
-    --files) FILES=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    --no-plot) PLOT=; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
-  esac
-done
+parse_options --servers=SERVERS --threads=THREADS --clients=CLIENTS --xfer=XFER --block=BLOCK \
+  --segments=SEGMENTS --files=FILES --out=OUT --no-plot=PLOT: -- "$@"
 
 die_usage() { echo "ior_scaling.sh: $*" >&2; exit 2; }
 list_of_counts() {

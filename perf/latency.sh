@@ -13,18 +13,8 @@ ROUNDS=3
 POLL=busy
 TLS_LIST="default tcp"
 OUT=
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --sizes) SIZES=$2; shift 2 ;;
-    --count) COUNT=$2; shift 2 ;;
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --poll) POLL=$2; shift 2 ;;
-    --tls) TLS_LIST=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+parse_options --sizes=SIZES --count=COUNT --rounds=ROUNDS --poll=POLL --tls=TLS_LIST --out=OUT -- \
+  "$@"
 perf_build
 work=$(mktemp -d /tmp/benchfs-latency.XXXXXX)
 OUT=${OUT:-$work}

@@ -10,15 +10,7 @@ source "$(dirname "$0")/common.sh"
 ROUNDS=3
 COUNT=20000
 OUT=
-while [[ $# -gt 0 ]]; do
-  case $1 in
-    --rounds) ROUNDS=$2; shift 2 ;;
-    --count) COUNT=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+parse_options --rounds=ROUNDS --count=COUNT --out=OUT -- "$@"
 perf_build
 work=$(mktemp -d /tmp/benchfs-polling.XXXXXX)
 OUT=${OUT:-$work}
