@@ -42,8 +42,7 @@ void check_limits(const Request& q, const AmData& data) {
   } else {
     BENCHFS_FUZZ_CHECK(q.client_id.empty(), "client id set for an op other than register");
   }
-  if (op_traits(q.op).needs_inode)
-    BENCHFS_FUZZ_CHECK(q.ino != 0, "accepted inode 0");
+  if (op_traits(q.op).needs_inode) BENCHFS_FUZZ_CHECK(q.ino != 0, "accepted inode 0");
   switch (q.op) {
     case Op::kPing:
       BENCHFS_FUZZ_CHECK(q.length <= kMaxPingPayload && q.length == data.size, "ping payload");
