@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "benchfs/core/clock.hpp"
+#include "benchfs/core/copy.hpp"
 #include "benchfs/core/random.hpp"
 #include "benchfs/core/units.hpp"
 #include "benchfs/registry/trust.hpp"
@@ -127,6 +128,11 @@ Result<ClientOptions> options_from_env() {
   }
   if (const char* v = std::getenv("BENCHFS_SPIN_US"))
     if (auto n = parse_u64(v)) o.spin_ns = *n * 1000;
+  if (const char* v = std::getenv("BENCHFS_EAGER_MAX")) {
+    auto n = parse_size(v);
+    if (!n) return Status(EINVAL, "BENCHFS_EAGER_MAX: " + n.status().message());
+    o.eager_max = *n;
+  }
   if (const char* v = std::getenv("BENCHFS_IO_WINDOW"))
     if (auto n = parse_u64(v); n && *n > 0 && *n <= 1024) o.io_window = *n;
   if (const char* v = std::getenv("BENCHFS_CONNECT")) {
@@ -300,7 +306,7 @@ void Client::start_connect(Conn& c) {
   req.op = wire::Op::kRegisterClient;
   req.secret = secret_;
   req.client_id = opts_.client_id;
-  if (auto st = post(c, *reg, req, nullptr, 0, true); !st) fail(st);
+  if (auto st = post(c, *reg, req, nullptr, 0); !st) fail(st);
 }
 
 bool Client::is_retiring(const Conn& c) const {
@@ -476,7 +482,7 @@ void Client::for_each_pending(F&& f) {
   for (auto& [id, p] : pending_overflow_) f(p);
 }
 
-Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager,
+Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len,
                     uint64_t request_id, bool once) {
   if (!c.ep) return Status(ENOTCONN, "no endpoint to node_" + std::to_string(c.index));
   p.id = request_id != 0 ? request_id : next_request_id_++;
@@ -489,7 +495,10 @@ Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* d
   if (!p.bufs) p.bufs = std::make_unique<SendBuffers>();
   SendBuffers& b = *p.bufs;
   b.hdr = wire::encode_request_header(r);
+  // Paths and ids ride eagerly, and so does write data up to eager_max.
+  bool eager = len > 0 && len <= opts_.eager_max;
   if (const size_t var = wire::request_var_size(r); var > 0) {
+    eager = true;
     b.var.resize(var);
     wire::encode_request_var(r, b.var.data());
     data = b.var.data();
@@ -672,9 +681,7 @@ Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& 
   Pending p;
   p.recv_buf = recv_buf;
   p.recv_cap = recv_cap;
-  const bool eager = wire::request_var_size(req) > 0;
-  const Status posted =
-      post(c, p, req, send_data, send_len, eager, request_id != nullptr ? *request_id : 0, once);
+  const Status posted = post(c, p, req, send_data, send_len, request_id != nullptr ? *request_id : 0, once);
   if (request_id != nullptr && posted) *request_id = p.id;
   if (auto st = posted; !st) {
     mark_broken(c, st.err(), "send failed");
@@ -827,9 +834,7 @@ class Client::Batch {
       p = Pending{};
       p.recv_buf = call.recv_buf;
       p.recv_cap = call.recv_cap;
-      const bool eager = wire::request_var_size(call.req) > 0;
-      if (auto st = cl_.post(c, p, call.req, call.send_data, call.send_len, eager, 0, !call.idempotent);
-          !st) {
+      if (auto st = cl_.post(c, p, call.req, call.send_data, call.send_len, 0, !call.idempotent); !st) {
         cl_.mark_broken(c, st.err(), "send failed");
         call.status = st;
         if (resendable(call) && is_connection_error(st.err())) retry_.push_back(Retry{ci, p.id});
@@ -1009,7 +1014,7 @@ ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data,
     return UCS_OK;
   }
   if ((param->recv_attr & UCP_AM_RECV_ATTR_FLAG_RNDV) == 0) {
-    std::memcpy(p.recv_buf, data, len);
+    copy_bytes(p.recv_buf, data, len);
     p.recv_len = len;
     return UCS_OK;
   }

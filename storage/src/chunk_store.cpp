@@ -10,6 +10,8 @@
 #include <set>
 #include <vector>
 
+#include "benchfs/core/copy.hpp"
+
 namespace benchfs::storage {
 
 namespace {
@@ -388,7 +390,7 @@ Status ChunkStore::write(ChunkKey key, uint64_t offset, const void* src, uint64_
   Status st = c.ensure_capacity_locked(end, chunk_size_, grow_refused_);
   if (!st.is_ok()) return st;
   c.claim_locked(offset, end);
-  std::memcpy(c.buf_ + offset, src, length);
+  copy_bytes(c.buf_ + offset, src, length);
   atomic_max(c.valid_, end);
   return Status::ok();
 }

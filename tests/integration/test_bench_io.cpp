@@ -99,6 +99,38 @@ TEST(BenchIo, IoAndMdUnderMpirunReportEveryPhaseWithoutErrors) {
   EXPECT_EQ(job.terminate(20000), 0) << job.log();
 }
 
+// Writes of up to 64 KiB (the client's default eager_max) go eager: the
+// server copies them once from UCX's buffer into the chunk; with
+// BENCHFS_EAGER_MAX=0 they go by rendezvous instead. From plain heap
+// buffers (16 bytes into a cache line), every byte read back checked.
+TEST(BenchIo, SmallWritesGoEagerUnlessEagerMaxIsZero) {
+  for (const std::string eager_max : {"", "0"}) {
+    SCOPED_TRACE("BENCHFS_EAGER_MAX=" + eager_max);
+    TempDir dir("benchfs-bench-eager");
+    JobOptions opts;
+    opts.ranks = 1;
+    opts.threads = 1;
+    ServerJob job(dir.path(), opts);
+    const auto ready = job.wait_ready(60000);
+    ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+    auto cmd = bench(job.registry(), {"io", "-t", "64k", "-b", "256k", "-s", "2", "-F", "--write", "--read",
+                                      "--verify", "--malloc-buffer"});
+    if (!eager_max.empty()) cmd.insert(cmd.begin() + 1, {"-x", "BENCHFS_EAGER_MAX=" + eager_max});
+    std::string out;
+    ASSERT_EQ(benchfs::test::run_command(cmd, 120000, &out), 0) << out;
+    for (const auto& [phase, j] : phases(out))
+      EXPECT_EQ(j["errors"].get<uint64_t>(), 0u) << phase << ": " << out;
+    ASSERT_EQ(job.terminate(20000), 0) << job.log();
+    const auto j = job.stats(0);
+    const auto& dp = j["data_path"];
+    constexpr uint64_t kWrites = 2 * 4 * 2;  // ranks x transfers per block x segments
+    const bool eager = eager_max.empty();
+    EXPECT_EQ(dp["writes_eager"].get<uint64_t>(), eager ? kWrites : 0) << dp.dump();
+    EXPECT_EQ(dp["writes_rndv"].get<uint64_t>(), eager ? 0 : kWrites) << dp.dump();
+    EXPECT_EQ(dp["bytes_copied"].get<uint64_t>(), eager ? kWrites * 65536 : 0) << dp.dump();
+  }
+}
+
 // 1 MiB transfers move without a payload copy on the server: writes are
 // received by rendezvous straight into chunk buffers (bytes_copied stays 0)
 // and reads are sent from them; the first run takes its buffers from the

@@ -154,7 +154,7 @@ TEST_F(ConnectModes, ServersPublishOneWorkerAddressPerThread) {
   }
 }
 
-TEST_F(ConnectModes, UnknownModeIsAClearError) {
+TEST_F(ConnectModes, UnknownModeOrEagerSizeIsAClearError) {
   JobOptions opts;
   opts.ranks = 1;
   opts.threads = 1;
@@ -176,6 +176,12 @@ TEST_F(ConnectModes, UnknownModeIsAClearError) {
   EXPECT_NE(std::string(benchfs_last_error()).find("BENCHFS_CONNECT"), std::string::npos)
       << benchfs_last_error();
   ASSERT_EQ(unsetenv("BENCHFS_CONNECT"), 0);
+  ASSERT_EQ(setenv("BENCHFS_EAGER_MAX", "lots", 1), 0);
+  EXPECT_EQ(benchfs_init(&cfg), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_NE(std::string(benchfs_last_error()).find("BENCHFS_EAGER_MAX"), std::string::npos)
+      << benchfs_last_error();
+  ASSERT_EQ(unsetenv("BENCHFS_EAGER_MAX"), 0);
 }
 
 }  // namespace

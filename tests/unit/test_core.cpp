@@ -1,12 +1,16 @@
-// Unit tests of core/: Status/Result, size and address parsing, the latency
+// Unit tests of core/: Status/Result, copy_bytes, size and address parsing, the latency
 // histogram, hex helpers and the hwloc topology.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <random>
 #include <thread>
+#include <vector>
 
 #include "benchfs/core/clock.hpp"
+#include "benchfs/core/copy.hpp"
 #include "benchfs/core/histogram.hpp"
 #include "benchfs/core/random.hpp"
 #include "benchfs/core/status.hpp"
@@ -33,6 +37,32 @@ TEST(Status, CarriesErrnoAndMessage) {
   Result<int> odd = Status();  // an ok Status cannot make an empty Result
   EXPECT_FALSE(odd.ok());
   EXPECT_THROW(value_or_throw(Result<int>(Status(EIO, "boom"))), Error);
+}
+
+// Every length around the vector threshold and the 64-byte rounds, at every
+// relative alignment of source and destination: the bytes of the range are
+// copied, and not one byte before or after it is touched.
+TEST(CopyBytes, CopiesExactlyTheRangeAtEveryAlignment) {
+  std::vector<size_t> lengths{0, 1, 15, 16, 17, 63, 64, 65, 2047, 2048, 2049, 2111, 4096, 65536 + 37, 300000};
+  std::vector<unsigned char> src(300000 + 256);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 3);
+  auto untouched = [](const unsigned char* p, size_t n) {
+    return std::all_of(p, p + n, [](unsigned char c) { return c == 0xEE; });
+  };
+  for (size_t n : lengths) {
+    std::vector<unsigned char> dst(n + 256);
+    for (size_t so = 0; so < 64; so += 5) {
+      for (size_t doff = 0; doff < 64; doff += 3) {
+        std::fill(dst.begin(), dst.end(), 0xEE);
+        unsigned char* at = dst.data() + 64 + doff;
+        benchfs::copy_bytes(at, src.data() + so, n);
+        ASSERT_EQ(0, std::memcmp(at, src.data() + so, n)) << n << " bytes, offsets " << so << " " << doff;
+        ASSERT_TRUE(untouched(dst.data(), 64 + doff)) << "written before the range, " << n << " bytes";
+        ASSERT_TRUE(untouched(at + n, dst.size() - 64 - doff - n))
+            << "written past the range, " << n << " bytes";
+      }
+    }
+  }
 }
 
 TEST(Units, ParseSize) {

@@ -51,6 +51,10 @@ struct ClientOptions {
   /// Most RPCs one call_all keeps in flight (env BENCHFS_IO_WINDOW).
   size_t io_window = 16;
   ConnectMode connect = ConnectMode::kPersistent;  ///< env BENCHFS_CONNECT
+  /// Write data up to this size is sent eagerly (env BENCHFS_EAGER_MAX, k/m
+  /// suffixes; 0 = never): copied through UCX's buffers instead of a
+  /// rendezvous in which the server pins the caller's pages one by one.
+  size_t eager_max = 64 * 1024;
 };
 
 /// One RPC of a batch (Client::call_all).
@@ -160,7 +164,7 @@ class Client {
   void start_connect(Conn& c);
   /// Sends req on c as p. request_id 0: a new id; else the id of an
   /// earlier attempt of the same call. `once`: at-most-once (kFlagOnce).
-  Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len, bool eager,
+  Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len,
               uint64_t request_id = 0, bool once = false);
   Status wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns,
               uint64_t max_spin_ns = UINT64_MAX);
