@@ -85,18 +85,21 @@ int main(int argc, char** argv) {
   const size_t biggest = *std::max_element(sizes.begin(), sizes.end());
   // Page-aligned source (a chunk buffer's layout), destination 4 KiB further.
   std::vector<unsigned char> mem(2 * biggest + 3 * 4096);
-  auto* base = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(mem.data()) + 4095) & ~uintptr_t{4095});
+  auto* base =
+      reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(mem.data()) + 4095) & ~uintptr_t{4095});
   unsigned char* src = base;
   std::memset(mem.data(), 1, mem.size());
   std::printf("MiB/s, median [min-max] over %u rounds, spread = (max-min)/median\n", rounds);
-  std::printf("%8s %6s | %-28s | %-28s | %s\n", "size", "offset", "memcpy", "copy_bytes", "copy_bytes/memcpy");
+  std::printf("%8s %6s | %-28s | %-28s | %s\n", "size", "offset", "memcpy", "copy_bytes",
+              "copy_bytes/memcpy");
   for (uint64_t n : sizes) {
     for (uint64_t off : offsets) {
       unsigned char* dst = base + ((biggest + 4095) & ~uint64_t{4095}) + 4096 + off;
       std::vector<double> libc;
       std::vector<double> ours;
       for (unsigned r = 0; r < rounds; ++r) {
-        libc.push_back(rate([](void* d, const void* s, size_t k) { std::memcpy(d, s, k); }, dst, src, n, bytes));
+        libc.push_back(
+            rate([](void* d, const void* s, size_t k) { std::memcpy(d, s, k); }, dst, src, n, bytes));
         ours.push_back(rate(benchfs::copy_bytes, dst, src, n, bytes));
       }
       const Figures a = figures(libc);
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
         return std::string(buf);
       };
       std::printf("%8s %6llu | %-28s | %-28s | %.2f\n", benchfs::format_size(n).c_str(),
-                  static_cast<unsigned long long>(off), cell(a).c_str(), cell(b).c_str(), b.median / a.median);
+                  static_cast<unsigned long long>(off), cell(a).c_str(), cell(b).c_str(),
+                  b.median / a.median);
     }
   }
   return 0;

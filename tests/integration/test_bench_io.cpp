@@ -42,12 +42,8 @@ std::vector<std::string> bench(const std::string& registry, const std::vector<st
 
 TEST(BenchIo, IoAndMdUnderMpirunReportEveryPhaseWithoutErrors) {
   TempDir dir("benchfs-bench-io");
-  JobOptions opts;
-  opts.ranks = 2;
-  opts.threads = 1;
-  ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+  ServerJob job(dir.path(), JobOptions::of(2, 1));
+  ASSERT_JOB_READY(job);
 
   constexpr uint64_t kRanks = 2, kTransfer = 64 << 10, kBlock = 256 << 10, kSegments = 2;
   for (const bool fpp : {true, false}) {
@@ -107,12 +103,8 @@ TEST(BenchIo, SmallWritesGoEagerUnlessEagerMaxIsZero) {
   for (const std::string eager_max : {"", "0"}) {
     SCOPED_TRACE("BENCHFS_EAGER_MAX=" + eager_max);
     TempDir dir("benchfs-bench-eager");
-    JobOptions opts;
-    opts.ranks = 1;
-    opts.threads = 1;
-    ServerJob job(dir.path(), opts);
-    const auto ready = job.wait_ready(60000);
-    ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+    ServerJob job(dir.path(), JobOptions::of(1, 1));
+    ASSERT_JOB_READY(job);
     auto cmd = bench(job.registry(), {"io", "-t", "64k", "-b", "256k", "-s", "2", "-F", "--write", "--read",
                                       "--verify", "--malloc-buffer"});
     if (!eager_max.empty()) cmd.insert(cmd.begin() + 1, {"-x", "BENCHFS_EAGER_MAX=" + eager_max});
@@ -138,12 +130,8 @@ TEST(BenchIo, SmallWritesGoEagerUnlessEagerMaxIsZero) {
 // a buffer in.
 TEST(BenchIo, OneMebibyteTransfersAreZeroCopyOnTheServer) {
   TempDir dir("benchfs-bench-zc");
-  JobOptions opts;
-  opts.ranks = 1;
-  opts.threads = 1;
-  ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+  ServerJob job(dir.path(), JobOptions::of(1, 1));
+  ASSERT_JOB_READY(job);
   constexpr uint64_t kOpsPerRun = 2 * 4 * 2;  // ranks x transfers per block x segments
   for (int run = 0; run < 2; ++run) {
     std::string out;

@@ -31,7 +31,7 @@ TEST(ConnectStorm, ThousandsOfHandOffsWithoutAServerAbort) {
     if (const char* v = std::getenv(extra)) opts.extra_args.push_back(v);
   }
   ServerJob job(dir.path(), opts);
-  ASSERT_TRUE(job.wait_ready(60000).is_ok()) << job.log();
+  ASSERT_JOB_READY(job);
   const auto list = job.servers();
   const uint16_t port = list.servers[0].port;
 

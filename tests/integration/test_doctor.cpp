@@ -74,8 +74,7 @@ class Doctor : public ::testing::Test {
     opts.threads = 1;
     opts.hard_timeout_s = 170;
     job_ = new ServerJob(dir_->path(), opts);
-    const auto ready = job_->wait_ready(60000);
-    ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job_->log();
+    ASSERT_JOB_READY(*job_);
   }
   static void TearDownTestSuite() {
     if (job_ != nullptr) {

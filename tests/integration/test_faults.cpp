@@ -148,8 +148,7 @@ TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
   // Without recovery, mpirun would take the surviving rank down too.
   opts.env = {{"OMPI_MCA_orte_enable_recovery", "1"}};
   ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ASSERT_JOB_READY(job);
 
   // Files whose metadata and single chunk are on one server (a file's inode
   // and chunk 0 live on its metadata owner): three per server.
@@ -270,8 +269,7 @@ TEST(Faults, ClientKilledDuringRendezvousWriteAndRead) {
   // and the stats would count an eviction.
   opts.extra_args = {"--chunk-size", "4m", "--client-capacity", "2"};
   ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ASSERT_JOB_READY(job);
   const uint16_t port = job.servers().servers.at(0).port;
   constexpr size_t kSize = 16 << 20;
   constexpr uint64_t kSeedR = 5, kSeedW = 7;
@@ -365,8 +363,7 @@ TEST(Faults, ServerRestartedOnTheSameRegistry) {
   opts.ranks = 1;
   opts.threads = 1;
   auto first = std::make_unique<ServerJob>(dir.path(), opts);
-  const auto ready = first->wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ASSERT_JOB_READY(*first);
   const std::string registry = first->registry();
   const auto old_list = first->servers();
 
@@ -455,12 +452,8 @@ TEST(Faults, ServerRestartedOnTheSameRegistry) {
 // RPC timeout; after SIGCONT it serves again.
 TEST(Faults, StoppedServerTimesOutThenRecovers) {
   TempDir dir("benchfs-fault-stop");
-  JobOptions opts;
-  opts.ranks = 1;
-  opts.threads = 1;
-  ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ServerJob job(dir.path(), JobOptions::of(1, 1));
+  ASSERT_JOB_READY(job);
   ApiClient api(job.registry(), true);
   ASSERT_TRUE(api.ok()) << api.error();
   ASSERT_EQ(write_file("/s", 2 << 20, 31), "");
@@ -528,12 +521,8 @@ TEST(Faults, StoppedServerTimesOutThenRecovers) {
 // process exit and gives up within the timeout plus the 0.5 s close bound.
 TEST(Faults, NewClientOfAStoppedServerFailsCleanly) {
   TempDir dir("benchfs-fault-stop2");
-  JobOptions opts;
-  opts.ranks = 1;
-  opts.threads = 1;
-  ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ServerJob job(dir.path(), JobOptions::of(1, 1));
+  ASSERT_JOB_READY(job);
   const auto pids = job.server_pids();
   ASSERT_EQ(pids.size(), 1u);
   ContinueGuard guard{pids[0]};
@@ -563,12 +552,8 @@ TEST(Faults, NewClientOfAStoppedServerFailsCleanly) {
 // keep their buffers until UCX completes them.
 TEST(Faults, ClientRetryingWhileServerStoppedRecoversAfterSigcont) {
   TempDir dir("benchfs-fault-stop3");
-  JobOptions opts;
-  opts.ranks = 1;
-  opts.threads = 1;
-  ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ServerJob job(dir.path(), JobOptions::of(1, 1));
+  ASSERT_JOB_READY(job);
   ApiClient api(job.registry(), true);
   ASSERT_TRUE(api.ok()) << api.error();
   ASSERT_EQ(write_file("/s", 100000, 41), "");

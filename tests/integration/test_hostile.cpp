@@ -43,8 +43,7 @@ class Hostile : public ::testing::Test {
     // what hostile claims make the server allocate.
     opts.extra_args = {"--reserve", "0"};
     job_ = std::make_unique<ServerJob>(dir_.path(), opts);
-    const Status st = job_->wait_ready(60000);
-    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    ASSERT_JOB_READY(*job_);
     list_ = job_->servers();
     ClientOptions o;
     o.registry = job_->registry();

@@ -287,12 +287,8 @@ TEST_F(IorJobTest, RenameMovesFilesAndEmptyDirectoriesOnly) {
 
 TEST(IorSession, InitializeIsReferenceCountedAgainstRunningServers) {
   TempDir dir("benchfs-ior-session");
-  JobOptions opts;
-  opts.ranks = 2;
-  opts.threads = 1;
-  ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string() << "\n" << job.log();
+  ServerJob job(dir.path(), JobOptions::of(2, 1));
+  ASSERT_JOB_READY(job);
 
   benchfs_ior_settings s;
   benchfs_ior_settings_init(&s);

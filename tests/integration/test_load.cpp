@@ -86,8 +86,7 @@ TEST(Load, SixtyFourConnectionsAgainstCapacitySixteen) {
   opts.extra_args = {
       "--client-capacity", std::to_string(kCapacity), "--client-idle-ms", "0", "--chunk-size", "64k"};
   ServerJob job(dir.path(), opts);
-  const auto ready = job.wait_ready(60000);
-  ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+  ASSERT_JOB_READY(job);
   const auto pids = job.server_pids();
   ASSERT_EQ(pids.size(), 1u);
   const pid_t server = pids[0];

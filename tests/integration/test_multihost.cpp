@@ -101,8 +101,7 @@ class MultiHost : public ::testing::TestWithParam<Transport> {
     if (recovery) opts.env["OMPI_MCA_orte_enable_recovery"] = "1";
     opts.hard_timeout_s = 150;
     job_ = std::make_unique<ServerJob>(dir_->path(), opts);
-    const auto ready = job_->wait_ready(60000);
-    ASSERT_TRUE(ready.is_ok()) << ready.to_string();
+    ASSERT_JOB_READY(*job_);
   }
 
   // A client process in host `host`.

@@ -46,8 +46,7 @@ class ServerTest : public ::testing::Test {
     opts.extra_args = std::move(extra);
     opts.listen = listen;
     job_ = std::make_unique<ServerJob>(dir_.path(), opts);
-    const Status st = job_->wait_ready(60000);
-    ASSERT_TRUE(st.is_ok()) << st.to_string();
+    ASSERT_JOB_READY(*job_);
   }
 
   std::unique_ptr<Client> connect(bool prewarm = true, uint64_t timeout_ms = 10000) {

@@ -46,7 +46,23 @@ struct JobOptions {
   /// > 0: mpirun runs under `timeout -k 5 <this>`, so it never outlives a
   /// forgotten test.
   int hard_timeout_s = 0;
+
+  /// `ranks` servers of `threads` progress threads each, the rest default.
+  static JobOptions of(int ranks, unsigned threads) {
+    JobOptions o;
+    o.ranks = ranks;
+    o.threads = threads;
+    return o;
+  }
 };
+
+/// Fails the test, and returns from the function, unless `job` (a ServerJob)
+/// is ready within 60 s; the message says why and holds the job's log.
+#define ASSERT_JOB_READY(job)                                                         \
+  do {                                                                                \
+    const ::benchfs::Status job_ready_ = (job).wait_ready(60000);                     \
+    ASSERT_TRUE(job_ready_.is_ok()) << job_ready_.to_string() << "\n" << (job).log(); \
+  } while (false)
 
 /// A benchfsd_mt job: `mpirun -np ranks --bind-to none benchfsd_mt ...` with
 /// its log in <dir>/servers.log and stats in <dir>/stats.json.<rank>.
