@@ -168,9 +168,15 @@ TEST_F(ConnectModes, UnknownModeOrEagerSizeIsAClearError) {
       << benchfs_last_error();
   cfg.connect = nullptr;
   // The same settings from the environment: EINVAL naming the variable.
-  for (const char* var : {"BENCHFS_CONNECT", "BENCHFS_EAGER_MAX"}) {
-    SCOPED_TRACE(var);
-    ASSERT_EQ(setenv(var, "sideways", 1), 0);
+  // The same settings from the environment, numbers that do not parse and
+  // numbers out of range: EINVAL naming the variable.
+  const std::vector<std::pair<const char*, const char*>> bad = {
+      {"BENCHFS_CONNECT", "sideways"},    {"BENCHFS_POLL", "sideways"},    {"BENCHFS_EAGER_MAX", "lots"},
+      {"BENCHFS_RPC_TIMEOUT_MS", "soon"}, {"BENCHFS_RPC_TIMEOUT_MS", "0"}, {"BENCHFS_SPIN_US", "-5"},
+      {"BENCHFS_IO_WINDOW", "0"},         {"BENCHFS_IO_WINDOW", "5000"}};
+  for (const auto& [var, value] : bad) {
+    SCOPED_TRACE(std::string(var) + "=" + value);
+    ASSERT_EQ(setenv(var, value, 1), 0);
     EXPECT_EQ(benchfs_init(&cfg), -1);
     EXPECT_EQ(errno, EINVAL);
     EXPECT_NE(std::string(benchfs_last_error()).find(var), std::string::npos) << benchfs_last_error();
