@@ -84,15 +84,11 @@ int init_client(const std::string& registry, const std::string& poll, bool prewa
 
 // Parses --size "64,4k,1m" into sizes of 0 .. 4 MiB. False on a bad one.
 bool parse_ping_sizes(const std::string& text, std::vector<uint64_t>& sizes) {
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t comma = text.find(',', pos);
-    if (comma == std::string::npos) comma = text.size();
-    auto s = benchfs::parse_size(text.substr(pos, comma - pos));
-    if (!s || *s > (4u << 20)) return false;
-    sizes.push_back(*s);
-    pos = comma + 1;
-  }
+  auto list = benchfs::parse_size_list(text);
+  if (!list) return false;
+  for (uint64_t s : *list)
+    if (s > (4u << 20)) return false;
+  sizes.insert(sizes.end(), list->begin(), list->end());
   return true;
 }
 

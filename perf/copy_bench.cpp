@@ -18,17 +18,9 @@
 namespace {
 
 std::vector<uint64_t> parse_list(const std::string& text) {
-  std::vector<uint64_t> out;
-  size_t at = 0;
-  while (at <= text.size()) {
-    const size_t comma = std::min(text.find(',', at), text.size());
-    const std::string item = text.substr(at, comma - at);
-    auto v = benchfs::parse_size(item);
-    if (!v) throw CLI::ValidationError("'" + item + "': " + v.status().message());
-    out.push_back(*v);
-    at = comma + 1;
-  }
-  return out;
+  auto v = benchfs::parse_size_list(text);
+  if (!v) throw CLI::ValidationError(v.status().message());
+  return *v;
 }
 
 // MiB/s of `bytes` worth of copies of n bytes from src to dst.

@@ -67,6 +67,21 @@ uint64_t backoff_ns(unsigned attempt) {
   return std::min<uint64_t>(kMs << std::min(attempt - 1, 6u), 64 * kMs);
 }
 
+// Environment variable `name` as a number in [lo, hi] (k/m/g suffixes when
+// `size`) into `out`; unset leaves `out` alone, anything else is EINVAL.
+template <class T>
+Status env_number(const char* name, uint64_t lo, uint64_t hi, bool size, T& out) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) return Status();
+  auto n = size ? parse_size(v) : parse_u64(v);
+  if (!n) return Status(EINVAL, std::string(name) + ": " + n.status().message());
+  if (*n < lo || *n > hi)
+    return Status(EINVAL, std::string(name) + ": " + v + " is outside " + std::to_string(lo) + ".." +
+                              std::to_string(hi));
+  out = static_cast<T>(*n);
+  return Status();
+}
+
 }  // namespace
 
 struct Client::SendBuffers {
@@ -115,20 +130,6 @@ std::string_view connect_mode_name(ConnectMode mode) {
   return mode == ConnectMode::kReplyEp ? "reply_ep" : "persistent";
 }
 
-// Environment variable `name` as a number in [lo, hi] (k/m/g suffixes when
-// `size`) into `out`; unset leaves `out` alone, anything else is EINVAL.
-static Status env_number(const char* name, uint64_t lo, uint64_t hi, bool size, uint64_t& out) {
-  const char* v = std::getenv(name);
-  if (v == nullptr) return Status();
-  auto n = size ? parse_size(v) : parse_u64(v);
-  if (!n) return Status(EINVAL, std::string(name) + ": " + n.status().message());
-  if (*n < lo || *n > hi)
-    return Status(EINVAL, std::string(name) + ": " + v + " is outside " + std::to_string(lo) + ".." +
-                              std::to_string(hi));
-  out = *n;
-  return Status();
-}
-
 Result<ClientOptions> options_from_env() {
   ClientOptions o;
   if (const char* v = std::getenv("BENCHFS_REGISTRY")) o.registry = v;
@@ -144,16 +145,12 @@ Result<ClientOptions> options_from_env() {
     o.connect = *m;
   }
   uint64_t spin_us = o.spin_ns / 1000;
-  uint64_t eager_max = o.eager_max;
-  uint64_t io_window = o.io_window;
   for (const Status& st : {env_number("BENCHFS_RPC_TIMEOUT_MS", 1, 86'400'000, false, o.rpc_timeout_ms),
                            env_number("BENCHFS_SPIN_US", 0, 10'000'000, false, spin_us),
-                           env_number("BENCHFS_EAGER_MAX", 0, 1ULL << 30, true, eager_max),
-                           env_number("BENCHFS_IO_WINDOW", 1, 1024, false, io_window)})
+                           env_number("BENCHFS_EAGER_MAX", 0, 1ULL << 30, true, o.eager_max),
+                           env_number("BENCHFS_IO_WINDOW", 1, 1024, false, o.io_window)})
     if (!st) return st;
   o.spin_ns = spin_us * 1000;
-  o.eager_max = eager_max;
-  o.io_window = io_window;
   return o;
 }
 

@@ -1,5 +1,6 @@
 #include "benchfs/core/units.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -41,6 +42,20 @@ Result<uint64_t> parse_size(std::string_view text) {
   }
   if (shift > 0 && *n > (UINT64_MAX >> shift)) return Status(ERANGE, "size too large: " + std::string(text));
   return *n << shift;
+}
+
+Result<std::vector<uint64_t>> parse_size_list(std::string_view text) {
+  std::vector<uint64_t> out;
+  size_t at = 0;
+  while (at <= text.size()) {
+    const size_t comma = std::min(text.find(',', at), text.size());
+    const std::string_view item = text.substr(at, comma - at);
+    auto v = parse_size(item);
+    if (!v) return Status(v.status().err(), "'" + std::string(item) + "': " + v.status().message());
+    out.push_back(*v);
+    at = comma + 1;
+  }
+  return out;
 }
 
 std::string format_size(uint64_t bytes) {

@@ -154,7 +154,7 @@ TEST_F(ConnectModes, ServersPublishOneWorkerAddressPerThread) {
   }
 }
 
-TEST_F(ConnectModes, UnknownModeOrEagerSizeIsAClearError) {
+TEST_F(ConnectModes, BadConnectModeOrClientSettingIsAClearError) {
   job_ = std::make_unique<benchfs::test::ServerJob>(dir_.path(), JobOptions::of(1, 1));
   ASSERT_JOB_READY(*job_);
   benchfs_config cfg;
@@ -167,7 +167,6 @@ TEST_F(ConnectModes, UnknownModeOrEagerSizeIsAClearError) {
   EXPECT_NE(std::string(benchfs_last_error()).find("persistent or reply_ep"), std::string::npos)
       << benchfs_last_error();
   cfg.connect = nullptr;
-  // The same settings from the environment: EINVAL naming the variable.
   // The same settings from the environment, numbers that do not parse and
   // numbers out of range: EINVAL naming the variable.
   const std::vector<std::pair<const char*, const char*>> bad = {

@@ -84,6 +84,17 @@ TEST(Units, ParseSize) {
   EXPECT_EQ(format_size(17), "17 B");
 }
 
+TEST(Units, ParseSizeList) {
+  EXPECT_EQ(*parse_size_list("64,4k,1m"), (std::vector<uint64_t>{64, 4096, 1u << 20}));
+  EXPECT_EQ(*parse_size_list("8"), (std::vector<uint64_t>{8}));
+  for (const char* bad : {"", "4k,", ",4k", "4k,lots"}) {
+    auto r = parse_size_list(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().err(), EINVAL) << bad;
+  }
+  EXPECT_NE(parse_size_list("4k,lots").status().message().find("'lots'"), std::string::npos);
+}
+
 TEST(Units, ParseHostPort) {
   auto a = parse_host_port("127.0.0.1:8080");
   ASSERT_TRUE(a.ok());

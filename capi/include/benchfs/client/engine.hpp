@@ -51,9 +51,10 @@ struct ClientOptions {
   /// Most RPCs one call_all keeps in flight (env BENCHFS_IO_WINDOW).
   size_t io_window = 16;
   ConnectMode connect = ConnectMode::kPersistent;  ///< env BENCHFS_CONNECT
-  /// Write data up to this size is sent eagerly (env BENCHFS_EAGER_MAX, k/m
-  /// suffixes; 0 = never): copied through UCX's buffers instead of a
-  /// rendezvous in which the server pins the caller's pages one by one.
+  /// Request payloads (WRITE_CHUNK and PING data) up to this size are sent
+  /// eagerly (env BENCHFS_EAGER_MAX, k/m suffixes; 0 = never): copied
+  /// through UCX's buffers instead of a rendezvous in which the server pins
+  /// the caller's pages one by one.
   size_t eager_max = 64 * 1024;
 };
 
