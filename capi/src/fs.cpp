@@ -603,7 +603,9 @@ Status FileSystem::truncate(std::string_view path, int64_t length) {
   req.op = wire::Op::kTruncate;
   req.path = path;
   req.length = static_cast<uint64_t>(length);
-  auto r = meta_call(owner(path), req);
+  // At most once: a truncate repeated after a lost reply would cut away
+  // what another client wrote past `length` in between.
+  auto r = meta_call(owner(path), req, nullptr, 0, /*idempotent=*/false);
   if (!r) return refine_enoent(path, r.status());
   clamp_written(r->attr.ino, req.length);
   return remove_chunks(r->attr.ino, req.length);

@@ -4,7 +4,8 @@
 // sends the request again with the same id; the server must answer from its
 // reply cache, not execute it again. Without the cache the repeated create
 // with O_EXCL would fail with EEXIST, the repeated unlink / rename / rmdir
-// with ENOENT and the repeated mkdir with EEXIST.
+// with ENOENT and the repeated mkdir with EEXIST; a repeated truncate would
+// cut away what another client wrote after the first one.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -39,10 +40,14 @@ TEST_P(DroppedReply, NamespaceChangesTakeEffectExactlyOnce) {
     const std::string d = "/d" + std::to_string(i);
     const int fd = benchfs_open(a.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
     ASSERT_GE(fd, 0) << std::strerror(errno) << ": " << benchfs_last_error();
+    ASSERT_EQ(benchfs_write(fd, "0123456789", 10), 10) << benchfs_last_error();
     ASSERT_EQ(benchfs_close(fd), 0) << benchfs_last_error();
+    ASSERT_EQ(benchfs_truncate(a.c_str(), 4), 0) << std::strerror(errno) << ": " << benchfs_last_error();
+    struct stat st {};
+    ASSERT_EQ(benchfs_stat(a.c_str(), &st), 0) << benchfs_last_error();
+    EXPECT_EQ(st.st_size, 4);
     ASSERT_EQ(benchfs_rename(a.c_str(), b.c_str()), 0)
         << std::strerror(errno) << ": " << benchfs_last_error();
-    struct stat st {};
     EXPECT_NE(benchfs_stat(a.c_str(), &st), 0);
     ASSERT_EQ(benchfs_unlink(b.c_str()), 0) << std::strerror(errno) << ": " << benchfs_last_error();
     EXPECT_NE(benchfs_stat(b.c_str(), &st), 0);
@@ -81,7 +86,7 @@ TEST_P(DroppedReply, NamespaceChangesTakeEffectExactlyOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, DroppedReply, ::testing::Values("create", "rename", "unlink", "mkdir", "rmdir"),
+INSTANTIATE_TEST_SUITE_P(Ops, DroppedReply, ::testing::Values("create", "rename", "unlink", "mkdir", "rmdir", "truncate"),
                          [](const auto& p) { return std::string(p.param); });
 
 }  // namespace
