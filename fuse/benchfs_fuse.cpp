@@ -135,7 +135,53 @@ int op_getattr(const char* path, struct stat* st, struct fuse_file_info* fi) {
 
 int op_access(const char* path, int mask) { return result(benchfs_access(path, mask), "access", path); }
 
+// The kernel's read-ahead for this mount. FUSE_INIT cannot raise it above
+// the bdi's default (128 KiB: the kernel offers that and takes the smaller
+// of its offer and our answer), so it is written to the mount's
+// /sys/class/bdi/MAJ:MIN/read_ahead_kb once INIT is done: at the first
+// open. The mount is found in /proc/self/mountinfo, not by stat(2) of the
+// mount point, which would come back to this file system. With 1 MiB reads
+// through the page cache, 4 MiB of read-ahead read about 1.5x as fast as
+// 128 KiB (docs/POSIX.md). Failing to set it only costs speed: a warning.
+std::string g_mount_abs;  // absolute mount point (set before fuse_daemonize's chdir)
+std::once_flag g_read_ahead_once;
+
+std::string mount_device(const std::string& mountpoint) {
+  FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (f == nullptr) return {};
+  std::string dev;
+  char line[4096];
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - fuse.benchfs SOURCE ..."
+    char id[32], parent[32], majmin[32], root[PATH_MAX], mnt[PATH_MAX];
+    if (std::sscanf(line, "%31s %31s %31s %4095s %4095s", id, parent, majmin, root, mnt) != 5) continue;
+    if (mountpoint == mnt && std::strstr(line, " - fuse.benchfs ") != nullptr)
+      dev = majmin;  // the last one wins
+  }
+  std::fclose(f);
+  return dev;
+}
+
+void set_read_ahead() {
+  if (g_opt.direct_io || g_opt.read_ahead == 0) return;
+  const std::string dev = mount_device(g_mount_abs);
+  const std::string file = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  const unsigned long long kb = g_opt.read_ahead >> 10;
+  bool ok = false;
+  if (FILE* f = dev.empty() ? nullptr : std::fopen(file.c_str(), "we"); f != nullptr) {
+    ok = std::fprintf(f, "%llu\n", kb) > 0;
+    ok = std::fclose(f) == 0 && ok;  // the write itself happens at fclose
+  }
+  if (!ok) {
+    log_line(1, "cannot set the read-ahead to %llu KiB (%s): %s; reads through the page cache are slower", kb,
+             dev.empty() ? "mount not in /proc/self/mountinfo" : file.c_str(), std::strerror(errno));
+    return;
+  }
+  log_line(2, "read-ahead %llu KiB (%s)", kb, file.c_str());
+}
+
 int op_open(const char* path, struct fuse_file_info* fi) {
+  std::call_once(g_read_ahead_once, set_read_ahead);
   const int fd = benchfs_open(path, fi->flags, 0);
   if (fd < 0) return fuse_errno("open", path);
   fi->fh = static_cast<uint64_t>(fd);
@@ -144,6 +190,7 @@ int op_open(const char* path, struct fuse_file_info* fi) {
 
 int op_create(const char* path, mode_t mode, struct fuse_file_info* fi) {
   if (!S_ISREG(mode) && (mode & S_IFMT) != 0) return -ENOTSUP;
+  std::call_once(g_read_ahead_once, set_read_ahead);
   const int fd = benchfs_open(path, fi->flags | O_CREAT, mode & 07777);
   if (fd < 0) return fuse_errno("create", path);
   fi->fh = static_cast<uint64_t>(fd);
@@ -385,6 +432,10 @@ int main(int argc, char** argv) {
   if (stat(g_opt.mountpoint.c_str(), &mp) != 0 || !S_ISDIR(mp.st_mode)) {
     std::fprintf(stderr, "benchfs-fuse: mount point %s is not a directory\n", g_opt.mountpoint.c_str());
     return 2;
+  }
+  if (char* abs = realpath(g_opt.mountpoint.c_str(), nullptr); abs != nullptr) {
+    g_mount_abs = abs;
+    std::free(abs);
   }
   // Reach every server before mounting, so a wrong registry or an
   // unreachable server is an error here, not a mount that fails each call.

@@ -78,6 +78,8 @@ Options:
   --direct-io             bypass the page cache: every read and write goes
                           to the servers as the application issued it
   --max-write SIZE        largest read / write request, 4k..1m (default 1m)
+  --read-ahead SIZE       kernel read-ahead of the mount, 0..64m (default 4m;
+                          0 keeps the kernel's 128k); page cache only
   --threads N             idle FUSE worker threads kept (default 10)
   -f, --foreground        do not detach from the terminal
   -s, --single-thread     one FUSE worker thread
@@ -158,6 +160,11 @@ Parsed parse_options(int argc, char** argv) {
       if (!next(&v) || !parse_size(v, &s) || s < 4096 || s > (1u << 20))
         return fail("--max-write needs a size of 4k..1m");
       o.max_write = static_cast<unsigned>(s);
+    } else if (a == "--read-ahead") {
+      unsigned long long s = 0;
+      if (!next(&v) || !parse_size(v, &s) || s > (64ull << 20))
+        return fail("--read-ahead needs a size of 0..64m");
+      o.read_ahead = s;
     } else if (a == "--threads") {
       if (!next(&v) || !parse_int(v, 1, 1024, &n)) return fail("--threads needs 1..1024");
       o.max_idle_threads = static_cast<int>(n);

@@ -17,6 +17,9 @@ struct Options {
   double negative_timeout = 0.0;
   bool direct_io = false;
   unsigned max_write = 1u << 20;  ///< largest read / write request (4 KiB .. 1 MiB)
+  /// Kernel read-ahead of the mount (its bdi's read_ahead_kb) in bytes;
+  /// 0 leaves the kernel's (128 KiB, the most FUSE_INIT can ask for).
+  unsigned long long read_ahead = 4ull << 20;
   int max_idle_threads = 10;
   bool foreground = false;
   bool single_thread = false;

@@ -6,11 +6,14 @@
 #
 #   IOR=/path/to/ior perf/fuse.sh [--rounds N] [--ranks N] [--block SIZE]
 #                                 [--xfer SIZE] [--files N] [--direct-io]
+#                                 [--fuse-args "ARGS"]
 #
 # Prints, per case, the first-pass write and the read of each round, then
 # median / min / max / spread and the POSIX-to-BENCHFS ratio per round. The
 # ls case creates --files files through the mount, then times `ls -l` on a
-# fresh mount (nothing cached) and again (attributes cached).
+# fresh mount (nothing cached) and again (attributes cached). --fuse-args
+# passes more options to benchfs-fuse (e.g. "--read-ahead 0" for the
+# kernel's default read-ahead).
 source "$(dirname "$0")/common.sh"
 
 ROUNDS=3
@@ -19,11 +22,13 @@ BLOCK=256m
 XFER=1m
 FILES=10000
 DIRECT=()
+FUSE_ARGS=
 die_usage() { echo "fuse.sh: $*" >&2; exit 2; }
 parse_options --rounds=ROUNDS --ranks=RANKS --block=BLOCK --xfer=XFER --files=FILES \
-  --direct-io=DIRECT:--direct-io -- "$@"
+  --direct-io=DIRECT:--direct-io --fuse-args=FUSE_ARGS -- "$@"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ && $RANKS =~ ^[1-9][0-9]*$ && $FILES =~ ^[1-9][0-9]*$ ]] ||
   die_usage "--rounds, --ranks and --files take positive integers"
+read -r -a FUSE_EXTRA <<<"$FUSE_ARGS"
 IOR=${IOR:-}
 [[ -n $IOR && -x $IOR ]] || die_usage "set IOR=/path/to/ior (built with the BENCHFS backend: ior/README.md)"
 [[ $("$IOR" -h 2>&1 || true) == *BENCHFS* ]] || die_usage "IOR=$IOR has no BENCHFS backend (ior/README.md)"
@@ -49,7 +54,7 @@ fresh() {
   rm -rf "$OUT/run"
   start_servers "$OUT/run" 1 1 --memory-limit 4g
   wait_ready "$OUT/run"
-  "$FUSE_BIN" "$MNT" --registry "$OUT/run/registry" --log "$OUT/fuse.log" "${DIRECT[@]}"
+  "$FUSE_BIN" "$MNT" --registry "$OUT/run/registry" --log "$OUT/fuse.log" "${DIRECT[@]}" "${FUSE_EXTRA[@]}"
   for _ in $(seq 100); do mountpoint -q "$MNT" && return 0; sleep 0.05; done
   echo "fuse.sh: no mount" >&2
   exit 1
@@ -83,7 +88,7 @@ EOF
 }
 
 declare -a BW BR PW PR RW RR LSC LSW
-echo "fuse.sh: $ROUNDS rounds, IOR -t $XFER -b $BLOCK -F, $RANKS rank(s), 1 server, ${DIRECT[*]:-page cache}; load $(load)"
+echo "fuse.sh: $ROUNDS rounds, IOR -t $XFER -b $BLOCK -F, $RANKS rank(s), 1 server, ${DIRECT[*]:-page cache} $FUSE_ARGS; load $(load)"
 for r in $(seq "$ROUNDS"); do
   order=(BENCHFS POSIX)
   ((r % 2 == 0)) && order=(POSIX BENCHFS)
@@ -102,7 +107,7 @@ d=sys.argv[1]
 for i in range(int(sys.argv[2])):
     os.close(os.open(f"{d}/file.{i:06d}", os.O_CREAT|os.O_WRONLY, 0o644))' "$MNT/many" "$FILES"
   fusermount3 -u "$MNT"
-  "$FUSE_BIN" "$MNT" --registry "$OUT/run/registry" --log "$OUT/fuse.log" "${DIRECT[@]}"
+  "$FUSE_BIN" "$MNT" --registry "$OUT/run/registry" --log "$OUT/fuse.log" "${DIRECT[@]}" "${FUSE_EXTRA[@]}"
   for _ in $(seq 100); do mountpoint -q "$MNT" && break; sleep 0.05; done
   t0=$(date +%s.%N)
   n=$(ls -l "$MNT/many" | wc -l)

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -236,6 +237,16 @@ TEST_F(Fuse, MountAndLibraryAgree) {
     ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
     ASSERT_EQ(close(fd), 0);
   }
+  {
+    // That first open set the mount's read-ahead (--read-ahead, default 4m).
+    struct stat mp {};
+    ASSERT_EQ(stat(mnt_.c_str(), &mp), 0) << std::strerror(errno);
+    std::ifstream ra("/sys/class/bdi/" + std::to_string(major(mp.st_dev)) + ":" +
+                     std::to_string(minor(mp.st_dev)) + "/read_ahead_kb");
+    int kb = 0;
+    ASSERT_TRUE(ra >> kb) << "no read_ahead_kb for the mount's device";
+    EXPECT_EQ(kb, 4096);
+  }
   struct stat lib {};
   ASSERT_EQ(benchfs_stat("/via_mount", &lib), 0) << why();
   EXPECT_EQ(lib.st_size, static_cast<off_t>(data.size()));
@@ -443,6 +454,8 @@ TEST(FuseOptions, BadCommandLinesAreRefused) {
       {{dir.path()}, "no registry"},
       {{dir.path(), "--registry"}, "--registry needs"},
       {{dir.path(), "--registry", dir.path(), "--max-write", "3m"}, "--max-write"},
+      {{dir.path(), "--registry", dir.path(), "--read-ahead", "65m"}, "--read-ahead"},
+      {{dir.path(), "--registry", dir.path(), "--read-ahead", "-1"}, "--read-ahead"},
       {{dir.path(), "--registry", dir.path(), "--rpc-timeout-ms", "0"}, "--rpc-timeout-ms"},
       {{dir.path(), "--registry", dir.path(), "--bogus"}, "unknown option --bogus"},
       {{dir.path() + "/none", "--registry", dir.path()}, "not a directory"},

@@ -86,7 +86,8 @@ TEST_P(DroppedReply, NamespaceChangesTakeEffectExactlyOnce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, DroppedReply, ::testing::Values("create", "rename", "unlink", "mkdir", "rmdir", "truncate"),
+INSTANTIATE_TEST_SUITE_P(Ops, DroppedReply,
+                         ::testing::Values("create", "rename", "unlink", "mkdir", "rmdir", "truncate"),
                          [](const auto& p) { return std::string(p.param); });
 
 }  // namespace
