@@ -489,6 +489,29 @@ struct IoPlan {
   }
 };
 
+// Every transfer of the plan's blocks that rank `owner` writes, in order:
+// fn(file offset).
+template <typename Fn>
+void each_transfer(const IoPlan& p, int owner, Fn&& fn) {
+  const uint64_t per_block = p.block / p.xfer;
+  for (uint64_t s = 0; s < p.segments; ++s) {
+    for (uint64_t k = 0; k < per_block; ++k) fn(p.offset(s, k, owner));
+  }
+}
+
+// The end of an io phase: close the file, stop counting, wait for every rank.
+PhaseTotals end_phase(PhaseTotals t, int fd, const std::string& path, uint64_t t0, ErrorLog& log) {
+  if (fd >= 0 && benchfs_close(fd) != 0) {
+    log.call_failed("close", path);
+    ++t.failed;
+  }
+  t.end_counting();
+  MPI_Barrier(MPI_COMM_WORLD);
+  t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
+  t.errors += t.failed;
+  return t;
+}
+
 PhaseTotals io_write(const IoPlan& p, IoBuffer& buf, ErrorLog& log) {
   PhaseTotals t;
   const std::string path = p.path(p.rank);
@@ -511,36 +534,24 @@ PhaseTotals io_write(const IoPlan& p, IoBuffer& buf, ErrorLog& log) {
   if (fd < 0) {
     ++t.failed;
   } else {
-    const uint64_t per_block = p.block / p.xfer;
-    for (uint64_t s = 0; s < p.segments; ++s) {
-      for (uint64_t k = 0; k < per_block; ++k) {
-        const uint64_t off = p.offset(s, k, p.rank);
-        if (p.verify) fill_pattern(buf.data(), p.xfer, off, p.rank);
-        ++t.ops;
-        const ssize_t n = benchfs_pwrite(fd, buf.data(), p.xfer, static_cast<off_t>(off));
-        if (n < 0) {
-          log.call_failed("pwrite", path, " @" + std::to_string(off));
-          ++t.failed;
-        } else if (static_cast<uint64_t>(n) != p.xfer) {
-          log.wrong("pwrite %s @%llu: wrote %zd of %llu bytes", path.c_str(),
-                    static_cast<unsigned long long>(off), n, static_cast<unsigned long long>(p.xfer));
-          ++t.errors;
-          t.bytes += static_cast<uint64_t>(n);
-        } else {
-          t.bytes += p.xfer;
-        }
+    each_transfer(p, p.rank, [&](uint64_t off) {
+      if (p.verify) fill_pattern(buf.data(), p.xfer, off, p.rank);
+      ++t.ops;
+      const ssize_t n = benchfs_pwrite(fd, buf.data(), p.xfer, static_cast<off_t>(off));
+      if (n < 0) {
+        log.call_failed("pwrite", path, " @" + std::to_string(off));
+        ++t.failed;
+      } else if (static_cast<uint64_t>(n) != p.xfer) {
+        log.wrong("pwrite %s @%llu: wrote %zd of %llu bytes", path.c_str(),
+                  static_cast<unsigned long long>(off), n, static_cast<unsigned long long>(p.xfer));
+        ++t.errors;
+        t.bytes += static_cast<uint64_t>(n);
+      } else {
+        t.bytes += p.xfer;
       }
-    }
-    if (benchfs_close(fd) != 0) {
-      log.call_failed("close", path);
-      ++t.failed;
-    }
+    });
   }
-  t.end_counting();
-  MPI_Barrier(MPI_COMM_WORLD);
-  t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
-  t.errors += t.failed;
-  return t;
+  return end_phase(t, fd, path, t0, log);
 }
 
 PhaseTotals io_read(const IoPlan& p, int owner, IoBuffer& buf, std::vector<unsigned char>& expect,
@@ -555,44 +566,32 @@ PhaseTotals io_read(const IoPlan& p, int owner, IoBuffer& buf, std::vector<unsig
     log.call_failed("open", path);
     ++t.failed;
   } else {
-    const uint64_t per_block = p.block / p.xfer;
-    for (uint64_t s = 0; s < p.segments; ++s) {
-      for (uint64_t k = 0; k < per_block; ++k) {
-        const uint64_t off = p.offset(s, k, owner);
-        ++t.ops;
-        const ssize_t n = benchfs_pread(fd, buf.data(), p.xfer, static_cast<off_t>(off));
-        if (n < 0) {
-          log.call_failed("pread", path, " @" + std::to_string(off));
-          ++t.failed;
-          continue;
-        }
-        t.bytes += static_cast<uint64_t>(n);
-        if (static_cast<uint64_t>(n) != p.xfer) {
-          log.wrong("pread %s @%llu: read %zd of %llu bytes", path.c_str(),
-                    static_cast<unsigned long long>(off), n, static_cast<unsigned long long>(p.xfer));
-          ++t.errors;
-          continue;
-        }
-        if (!p.verify) continue;
-        fill_pattern(expect.data(), p.xfer, off, owner);
-        if (std::memcmp(buf.data(), expect.data(), p.xfer) != 0) {
-          const size_t i = first_difference(buf.data(), expect.data(), p.xfer);
-          log.wrong("verify %s: byte at offset %llu is 0x%02x, rank %d wrote 0x%02x", path.c_str(),
-                    static_cast<unsigned long long>(off) + i, buf[i], owner, expect[i]);
-          ++t.errors;
-        }
+    each_transfer(p, owner, [&](uint64_t off) {
+      ++t.ops;
+      const ssize_t n = benchfs_pread(fd, buf.data(), p.xfer, static_cast<off_t>(off));
+      if (n < 0) {
+        log.call_failed("pread", path, " @" + std::to_string(off));
+        ++t.failed;
+        return;
       }
-    }
-    if (benchfs_close(fd) != 0) {
-      log.call_failed("close", path);
-      ++t.failed;
-    }
+      t.bytes += static_cast<uint64_t>(n);
+      if (static_cast<uint64_t>(n) != p.xfer) {
+        log.wrong("pread %s @%llu: read %zd of %llu bytes", path.c_str(),
+                  static_cast<unsigned long long>(off), n, static_cast<unsigned long long>(p.xfer));
+        ++t.errors;
+        return;
+      }
+      if (!p.verify) return;
+      fill_pattern(expect.data(), p.xfer, off, owner);
+      if (std::memcmp(buf.data(), expect.data(), p.xfer) != 0) {
+        const size_t i = first_difference(buf.data(), expect.data(), p.xfer);
+        log.wrong("verify %s: byte at offset %llu is 0x%02x, rank %d wrote 0x%02x", path.c_str(),
+                  static_cast<unsigned long long>(off) + i, buf[i], owner, expect[i]);
+        ++t.errors;
+      }
+    });
   }
-  t.end_counting();
-  MPI_Barrier(MPI_COMM_WORLD);
-  t.seconds = static_cast<double>(benchfs::now_ns() - t0) / 1e9;
-  t.errors += t.failed;
-  return t;
+  return end_phase(t, fd, path, t0, log);
 }
 
 void print_io_result(const IoArgs& a, const IoPlan& p, const char* phase, const PhaseTotals& t) {

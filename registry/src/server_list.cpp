@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <optional>
+#include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -321,6 +323,22 @@ Attempt not_ready(int err, std::string msg, std::string missing) {
 
 Attempt broken(Status s) { return Attempt{std::move(s), false, {}}; }
 
+/// Reads one file of the registry into *text: nothing when it could, else
+/// the attempt's outcome (missing: not ready yet, `why` ends the message;
+/// any other error: broken).
+std::optional<Attempt> read_part(const std::string& path, const char* name, const char* why,
+                                 std::string* text) {
+  auto r = read_file(path);
+  if (r) {
+    *text = std::move(*r);
+    return std::nullopt;
+  }
+  if (r.status().err() == ENOENT) {
+    return not_ready(ENOENT, "'" + path + "' does not exist" + why, std::string("no ") + name);
+  }
+  return broken(r.status());
+}
+
 Attempt try_read(const std::string& dir) {
   struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
@@ -333,27 +351,17 @@ Attempt try_read(const std::string& dir) {
   if (!S_ISDIR(st.st_mode)) return broken(Status(ENOTDIR, "registry '" + dir + "' is not a directory"));
 
   const std::string ready_path = join(dir, kReadyFile);
-  auto ready_text = read_file(ready_path);
-  if (!ready_text) {
-    if (ready_text.status().err() == ENOENT) {
-      return not_ready(ENOENT, "'" + ready_path + "' does not exist: servers not ready",
-                       std::string("no ") + kReadyFile);
-    }
-    return broken(ready_text.status());
-  }
-  auto info = parse_ready(*ready_text, ready_path);
+  std::string ready_text;
+  if (auto failed = read_part(ready_path, kReadyFile, ": servers not ready", &ready_text))
+    return std::move(*failed);
+  auto info = parse_ready(ready_text, ready_path);
   if (!info) return broken(info.status());
 
   const std::string list_path = join(dir, kListFile);
-  auto list_text = read_file(list_path);
-  if (!list_text) {
-    if (list_text.status().err() == ENOENT) {
-      return not_ready(ENOENT, "'" + list_path + "' does not exist although the registry is ready",
-                       std::string("no ") + kListFile);
-    }
-    return broken(list_text.status());
-  }
-  auto entries = parse_server_list(*list_text, list_path);
+  std::string list_text;
+  if (auto failed = read_part(list_path, kListFile, " although the registry is ready", &list_text))
+    return std::move(*failed);
+  auto entries = parse_server_list(list_text, list_path);
   if (!entries) return broken(entries.status());
 
   const uint32_t n = info->servers;
@@ -500,13 +508,10 @@ Status append_server(const std::string& dir, const ServerEntry& e) {
   return Status::ok();
 }
 
-Result<std::vector<ServerEntry>> parse_server_list(std::string_view text, std::string_view source) {
-  struct Parsed {
-    ServerEntry entry;
-    size_t lineno;
-  };
-  std::vector<Parsed> parsed;
-  std::unordered_map<uint32_t, size_t> first_line;  // node -> line number
+// Calls fn(lineno, line, trimmed line) for each line of `text` that is not
+// blank or a comment; stops at the first error: a line too long, or fn's.
+template <typename Fn>
+Status each_content_line(std::string_view text, std::string_view source, Fn&& fn) {
   LineReader reader(text);
   std::string_view line;
   while (reader.next(line)) {
@@ -514,25 +519,41 @@ Result<std::vector<ServerEntry>> parse_server_list(std::string_view text, std::s
     if (Status st = check_length(source, lineno, line); !st) return st;
     std::string_view t = trim(line);
     if (t.empty() || t.front() == '#') continue;
-
-    auto [node_token, rest] = split_token(t);
-    ServerEntry e;
-    if (std::string bad = parse_node(node_token, e.node); !bad.empty())
-      return line_error(source, lineno, bad, line);
-    auto [addr, extra] = split_token(rest);
-    if (addr.empty()) return line_error(source, lineno, "missing address", line);
-    if (!extra.empty()) return line_error(source, lineno, "unexpected text after address", line);
-    if (std::string bad = parse_address(addr, e); !bad.empty()) return line_error(source, lineno, bad, line);
-
-    auto [it, inserted] = first_line.emplace(e.node, lineno);
-    if (!inserted) {
-      return line_error(source, lineno,
-                        "duplicate node_" + std::to_string(e.node) + " (already on line " +
-                            std::to_string(it->second) + ")",
-                        line);
-    }
-    parsed.push_back(Parsed{std::move(e), lineno});
+    if (Status st = fn(lineno, line, t); !st) return st;
   }
+  return Status::ok();
+}
+
+Result<std::vector<ServerEntry>> parse_server_list(std::string_view text, std::string_view source) {
+  struct Parsed {
+    ServerEntry entry;
+    size_t lineno;
+  };
+  std::vector<Parsed> parsed;
+  std::unordered_map<uint32_t, size_t> first_line;  // node -> line number
+  Status lines = each_content_line(
+      text, source, [&](size_t lineno, std::string_view line, std::string_view t) -> Status {
+        auto [node_token, rest] = split_token(t);
+        ServerEntry e;
+        if (std::string bad = parse_node(node_token, e.node); !bad.empty())
+          return line_error(source, lineno, bad, line);
+        auto [addr, extra] = split_token(rest);
+        if (addr.empty()) return line_error(source, lineno, "missing address", line);
+        if (!extra.empty()) return line_error(source, lineno, "unexpected text after address", line);
+        if (std::string bad = parse_address(addr, e); !bad.empty())
+          return line_error(source, lineno, bad, line);
+
+        auto [it, inserted] = first_line.emplace(e.node, lineno);
+        if (!inserted) {
+          return line_error(source, lineno,
+                            "duplicate node_" + std::to_string(e.node) + " (already on line " +
+                                std::to_string(it->second) + ")",
+                            line);
+        }
+        parsed.push_back(Parsed{std::move(e), lineno});
+        return Status::ok();
+      });
+  if (!lines) return lines;
   std::sort(parsed.begin(), parsed.end(),
             [](const Parsed& a, const Parsed& b) { return a.entry.node < b.entry.node; });
   std::vector<ServerEntry> out;
@@ -553,61 +574,60 @@ Result<ReadyInfo> parse_ready(std::string_view text, std::string_view source) {
   size_t servers_line = 0;
   size_t chunk_line = 0;
   size_t secret_line = 0;
-  LineReader reader(text);
-  std::string_view line;
-  while (reader.next(line)) {
-    const size_t lineno = reader.lineno();
-    if (Status st = check_length(source, lineno, line); !st) return st;
-    std::string_view t = trim(line);
-    if (t.empty() || t.front() == '#') continue;
-    auto [key, rest] = split_token(t);
-    size_t* seen = nullptr;
-    if (key == "servers")
-      seen = &servers_line;
-    else if (key == "chunk_size")
-      seen = &chunk_line;
-    else if (key == "secret")
-      seen = &secret_line;
-    else
-      continue;  // unknown keys: room for later additions
-    const std::string k(key);
-    if (*seen != 0) {
-      return line_error(source, lineno,
-                        "duplicate key '" + k + "' (first on line " + std::to_string(*seen) + ")", line);
-    }
-    *seen = lineno;
-    auto [value, extra] = split_token(rest);
-    if (value.empty()) return line_error(source, lineno, "missing value for '" + k + "'", line);
-    if (!extra.empty()) return line_error(source, lineno, "unexpected text after value of '" + k + "'", line);
+  Status lines = each_content_line(
+      text, source, [&](size_t lineno, std::string_view line, std::string_view t) -> Status {
+        auto [key, rest] = split_token(t);
+        size_t* seen = nullptr;
+        if (key == "servers")
+          seen = &servers_line;
+        else if (key == "chunk_size")
+          seen = &chunk_line;
+        else if (key == "secret")
+          seen = &secret_line;
+        else
+          return Status::ok();  // unknown keys: room for later additions
+        const std::string k(key);
+        if (*seen != 0) {
+          return line_error(source, lineno,
+                            "duplicate key '" + k + "' (first on line " + std::to_string(*seen) + ")", line);
+        }
+        *seen = lineno;
+        auto [value, extra] = split_token(rest);
+        if (value.empty()) return line_error(source, lineno, "missing value for '" + k + "'", line);
+        if (!extra.empty())
+          return line_error(source, lineno, "unexpected text after value of '" + k + "'", line);
 
-    if (key == "secret") {
-      auto v = parse_hex64(value);
-      if (!v) return line_error(source, lineno, "secret must be 16 hex digits", line);
-      if (*v == 0) return line_error(source, lineno, "secret must not be 0", line);
-      info.secret = *v;
-      continue;
-    }
-    uint64_t v = 0;
-    const uint64_t max = key == "servers" ? kMaxNodes : UINT64_MAX;
-    switch (parse_decimal(value, max, v)) {
-      case NumberError::ok:
-        break;
-      case NumberError::too_large:
-        return line_error(source, lineno, k + " too large", line);
-      default:
-        return line_error(source, lineno, "bad " + k + " value (expected a decimal number)", line);
-    }
-    if (key == "servers") {
-      if (v == 0) return line_error(source, lineno, "servers must be at least 1", line);
-      info.servers = static_cast<uint32_t>(v);
-    } else {
-      if (v < kMinChunkSize)
-        return line_error(source, lineno, "chunk_size must be at least " + std::to_string(kMinChunkSize),
-                          line);
-      if ((v & (v - 1)) != 0) return line_error(source, lineno, "chunk_size must be a power of two", line);
-      info.chunk_size = v;
-    }
-  }
+        if (key == "secret") {
+          auto v = parse_hex64(value);
+          if (!v) return line_error(source, lineno, "secret must be 16 hex digits", line);
+          if (*v == 0) return line_error(source, lineno, "secret must not be 0", line);
+          info.secret = *v;
+          return Status::ok();
+        }
+        uint64_t v = 0;
+        const uint64_t max = key == "servers" ? kMaxNodes : UINT64_MAX;
+        switch (parse_decimal(value, max, v)) {
+          case NumberError::ok:
+            break;
+          case NumberError::too_large:
+            return line_error(source, lineno, k + " too large", line);
+          default:
+            return line_error(source, lineno, "bad " + k + " value (expected a decimal number)", line);
+        }
+        if (key == "servers") {
+          if (v == 0) return line_error(source, lineno, "servers must be at least 1", line);
+          info.servers = static_cast<uint32_t>(v);
+        } else {
+          if (v < kMinChunkSize)
+            return line_error(source, lineno, "chunk_size must be at least " + std::to_string(kMinChunkSize),
+                              line);
+          if ((v & (v - 1)) != 0)
+            return line_error(source, lineno, "chunk_size must be a power of two", line);
+          info.chunk_size = v;
+        }
+        return Status::ok();
+      });
+  if (!lines) return lines;
   std::string missing;
   for (auto [name, at] :
        {std::pair{"servers", servers_line}, {"chunk_size", chunk_line}, {"secret", secret_line}}) {
