@@ -153,8 +153,8 @@ std::string mount_device(const std::string& mountpoint) {
   char line[4096];
   while (std::fgets(line, sizeof line, f) != nullptr) {
     // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS ... - fuse.benchfs SOURCE ..."
-    char id[32], parent[32], majmin[32], root[PATH_MAX], mnt[PATH_MAX];
-    if (std::sscanf(line, "%31s %31s %31s %4095s %4095s", id, parent, majmin, root, mnt) != 5) continue;
+    char majmin[32], mnt[PATH_MAX];
+    if (std::sscanf(line, "%*s %*s %31s %*s %4095s", majmin, mnt) != 2) continue;
     if (mountpoint == mnt && std::strstr(line, " - fuse.benchfs ") != nullptr)
       dev = majmin;  // the last one wins
   }
@@ -164,17 +164,24 @@ std::string mount_device(const std::string& mountpoint) {
 
 void set_read_ahead() {
   if (g_opt.direct_io || g_opt.read_ahead == 0) return;
-  const std::string dev = mount_device(g_mount_abs);
-  const std::string file = "/sys/class/bdi/" + dev + "/read_ahead_kb";
   const unsigned long long kb = g_opt.read_ahead >> 10;
+  const std::string dev = mount_device(g_mount_abs);
+  if (dev.empty()) {
+    log_line(1,
+             "cannot set the read-ahead to %llu KiB: %s is not in /proc/self/mountinfo; reads through "
+             "the page cache are slower",
+             kb, g_mount_abs.c_str());
+    return;
+  }
+  const std::string file = "/sys/class/bdi/" + dev + "/read_ahead_kb";
   bool ok = false;
-  if (FILE* f = dev.empty() ? nullptr : std::fopen(file.c_str(), "we"); f != nullptr) {
+  if (FILE* f = std::fopen(file.c_str(), "we"); f != nullptr) {
     ok = std::fprintf(f, "%llu\n", kb) > 0;
     ok = std::fclose(f) == 0 && ok;  // the write itself happens at fclose
   }
   if (!ok) {
     log_line(1, "cannot set the read-ahead to %llu KiB (%s): %s; reads through the page cache are slower", kb,
-             dev.empty() ? "mount not in /proc/self/mountinfo" : file.c_str(), std::strerror(errno));
+             file.c_str(), std::strerror(errno));
     return;
   }
   log_line(2, "read-ahead %llu KiB (%s)", kb, file.c_str());
