@@ -2,12 +2,16 @@
 // trimming), leases, memory accounting, and concurrent writers on one chunk.
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -913,6 +917,46 @@ TEST(ChunkStoreReserve, DestroyedMidRefill) {
     if (i == 4) write_pat(*s, {1, 0}, 0, kCs);  // one with data in it too
     s.reset();
   }
+}
+
+// The scheduling policy of this process's refill thread(s), by name; -1
+// when there is none.
+int refill_policy() {
+  int policy = -1;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name == "benchfs-refill") policy = sched_getscheduler(std::stoi(e.path().filename().string()));
+  }
+  return policy;
+}
+
+// The first fill runs at normal priority (at SCHED_IDLE it got little of a
+// machine busy starting up) until the store first serves data; from then
+// on it yields to anything else that wants a core.
+TEST(ChunkStoreReserve, FirstFillAtNormalPriorityUntilDataIsServed) {
+  ASSERT_EQ(refill_policy(), -1) << "a refill thread of another test is still running";
+  {
+    // Seconds of page faults: the fill is still running when looked at.
+    ChunkStore s(kCs, 0, pool_opts(2048 * kCs, true, 2048 * kCs));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(refill_policy(), SCHED_OTHER);
+    ASSERT_LT(s.stats().pool.warm_bytes, 2048 * kCs) << "the fill finished before it was looked at";
+    write_pat(s, {1, 0}, 0, kCs);
+    int policy = -1;
+    for (int i = 0; i < 400 && (policy = refill_policy()) != SCHED_IDLE; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(policy, SCHED_IDLE) << "the fill kept its priority while data was served";
+  }
+  EXPECT_EQ(refill_policy(), -1) << "the refill thread outlived its store";
+  // A reserve that fills before any data: idle from then on too.
+  ChunkStore s(kCs, 0, pool_opts(8 * kCs, true, 8 * kCs));
+  ASSERT_TRUE(s.wait_reserve(20000));
+  int policy = -1;
+  for (int i = 0; i < 400 && (policy = refill_policy()) != SCHED_IDLE; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(policy, SCHED_IDLE);
 }
 
 TEST(ChunkStoreReserve, NoReserveNoThreadAndWaitSaysSo) {

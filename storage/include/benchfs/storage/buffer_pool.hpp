@@ -20,10 +20,12 @@
 // Reserve: with PoolOptions::reserve > 0 a background thread keeps that many
 // bytes of free buffers resident ahead of demand, so that a first write
 // phase on a new server finds its memory faulted in. It fills the reserve
-// at once (wait_reserve() waits for that) and tops the warm list up after
-// acquire() takes from it, one buffer at a time, always at the lowest CPU
-// priority (SCHED_IDLE: it runs only on a core that nothing else wants) and
-// only once the owner has served no data for 20 ms (between benchmark
+// at once, at normal priority until the reserve is first full or the owner
+// first serves data (wait_reserve() waits for that and fills beside it), and
+// tops the warm list up after acquire() takes from it, one buffer at a time,
+// at the lowest CPU priority (SCHED_IDLE: it runs only on a core that
+// nothing else wants) and only once the owner has served no data for 20 ms
+// (between benchmark
 // phases, never during one: a refill thread beside a busy server and client
 // also made adaptive polling see the machine as oversubscribed; 64 KiB reads
 // swung 10x, a first write phase fell from 2,500 to 230 MiB/s). Pages are
@@ -59,7 +61,7 @@ struct BufferPoolStats {
   uint64_t reused_warm = 0;      ///< acquires served from the warm list (resident memory)
   uint64_t acquired_cold = 0;    ///< acquires that found no warm buffer (first touch on the caller)
   uint64_t reserve_bytes = 0;    ///< the reserve's target (0 = no refill thread)
-  uint64_t refilled = 0;         ///< buffers the refill thread made resident
+  uint64_t refilled = 0;         ///< buffers the reserve fill made resident (refill thread or waiter)
   uint64_t refill_ns = 0;        ///< time it spent doing so
   uint64_t reserve_full_ns = 0;  ///< how long after start the reserve first reached its target (0 = not yet)
 };
@@ -103,7 +105,9 @@ class BufferPool {
       last_activity_ns_.store(now, std::memory_order_relaxed);
   }
   /// Blocks until the reserve holds its target (or the headroom stops it),
-  /// at most timeout_ms; true when it is full (also with no reserve at all).
+  /// at most timeout_ms, filling buffers itself meanwhile (beside the refill
+  /// thread, at the caller's priority); true when it is full (also with no
+  /// reserve at all).
   bool wait_reserve(int timeout_ms);
 
   [[nodiscard]] uint64_t buffer_size() const { return size_; }
