@@ -169,7 +169,10 @@ Status FileSystem::remove_chunks(uint64_t ino, uint64_t keep) {
   req.op = wire::Op::kRemoveChunks;
   req.ino = ino;
   req.length = keep;
-  return removed(on_every_server(req));
+  // At most once, as the truncate or O_TRUNC open it completes: repeated
+  // after a lost reply, it would cut away what another client wrote past
+  // `keep` in between.
+  return removed(on_every_server(req, /*idempotent=*/false));
 }
 
 Status FileSystem::removed(const std::vector<Call>& calls) {
@@ -577,6 +580,7 @@ Status FileSystem::remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t do
     c.req.op = wire::Op::kRemoveChunks;
     c.req.ino = ino;
     c.req.length = 0;
+    c.idempotent = false;  // as remove_chunks()
     calls.push_back(std::move(c));
   }
   if (calls.empty()) return Status();

@@ -4,8 +4,10 @@
 // sends the request again with the same id; the server must answer from its
 // reply cache, not execute it again. Without the cache the repeated create
 // with O_EXCL would fail with EEXIST, the repeated unlink / rename / rmdir
-// with ENOENT and the repeated mkdir with EEXIST; a repeated truncate would
-// cut away what another client wrote after the first one.
+// with ENOENT and the repeated mkdir with EEXIST; a repeated truncate, or
+// a repeated removal of the chunks past its length on the data servers
+// (remove_chunks), would cut away what another client wrote after the
+// first one.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -87,7 +89,8 @@ TEST_P(DroppedReply, NamespaceChangesTakeEffectExactlyOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, DroppedReply,
-                         ::testing::Values("create", "rename", "unlink", "mkdir", "rmdir", "truncate"),
+                         ::testing::Values("create", "rename", "unlink", "mkdir", "rmdir", "truncate",
+                                           "remove_chunks"),
                          [](const auto& p) { return std::string(p.param); });
 
 }  // namespace

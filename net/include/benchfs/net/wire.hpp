@@ -154,7 +154,7 @@ constexpr OpTraits op_traits(Op op) {
     case Op::kSetSize:        return {"set_size", OpData::kPath, true};
     case Op::kWriteChunk:     return {"write_chunk", OpData::kPayload, true};
     case Op::kReadChunk:      return {"read_chunk", OpData::kNone, true};
-    case Op::kRemoveChunks:   return {"remove_chunks", OpData::kNone, true};
+    case Op::kRemoveChunks:   return {"remove_chunks", OpData::kNone, true, kFlagOnce};
     case Op::kStatfs:         return {"statfs"};
     case Op::kSetAttr:        return {"setattr", OpData::kPath, false, kFlagSetMode | kFlagSetAtime | kFlagSetMtime};
     case Op::kConnectionClose: return {"connection_close"};
