@@ -883,20 +883,21 @@ class MdRun {
     return false;
   }
 
+  // A pwrite / pread of a file's nbytes_ that returned n: false (logged)
+  // unless it moved them all.
+  bool moved_all(const char* call, const char* verb, const std::string& f, ssize_t n, PhaseTotals& t) {
+    if (n < 0) return failed_call(call, f, t);
+    if (static_cast<uint64_t>(n) == nbytes_) return true;
+    log_.wrong("%s %s: %s %zd of %llu bytes", call, f.c_str(), verb, n,
+               static_cast<unsigned long long>(nbytes_));
+    return false;
+  }
+
   bool create_one(const std::string& f, PhaseTotals& t) {
     const int fd = benchfs_create(f.c_str(), O_WRONLY | O_EXCL, 0644);
     if (fd < 0) return failed_call("create", f, t);
-    bool ok = true;
-    if (nbytes_ > 0) {
-      const ssize_t n = benchfs_pwrite(fd, data_.data(), nbytes_, 0);
-      if (n < 0) {
-        ok = failed_call("pwrite", f, t);
-      } else if (static_cast<uint64_t>(n) != nbytes_) {
-        log_.wrong("pwrite %s: wrote %zd of %llu bytes", f.c_str(), n,
-                   static_cast<unsigned long long>(nbytes_));
-        ok = false;
-      }
-    }
+    bool ok =
+        nbytes_ == 0 || moved_all("pwrite", "wrote", f, benchfs_pwrite(fd, data_.data(), nbytes_, 0), t);
     if (benchfs_close(fd) != 0) ok = failed_call("close", f, t);
     return ok;
   }
@@ -945,19 +946,10 @@ class MdRun {
   bool read_one(const std::string& f, PhaseTotals& t) {
     const int fd = benchfs_open(f.c_str(), O_RDONLY, 0);
     if (fd < 0) return failed_call("open", f, t);
-    bool ok = true;
-    if (nbytes_ > 0) {
-      const ssize_t n = benchfs_pread(fd, back_.data(), nbytes_, 0);
-      if (n < 0) {
-        ok = failed_call("pread", f, t);
-      } else if (static_cast<uint64_t>(n) != nbytes_) {
-        log_.wrong("pread %s: read %zd of %llu bytes", f.c_str(), n,
-                   static_cast<unsigned long long>(nbytes_));
-        ok = false;
-      } else if (std::memcmp(back_.data(), data_.data(), nbytes_) != 0) {
-        log_.wrong("read %s: data differs from what was written", f.c_str());
-        ok = false;
-      }
+    bool ok = nbytes_ == 0 || moved_all("pread", "read", f, benchfs_pread(fd, back_.data(), nbytes_, 0), t);
+    if (ok && nbytes_ > 0 && std::memcmp(back_.data(), data_.data(), nbytes_) != 0) {
+      log_.wrong("read %s: data differs from what was written", f.c_str());
+      ok = false;
     }
     if (benchfs_close(fd) != 0) ok = failed_call("close", f, t);
     return ok;

@@ -8,9 +8,11 @@
 #include <cstring>
 #include <mutex>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "benchfs/core/copy.hpp"
+#include "benchfs/storage/placement.hpp"
 
 namespace benchfs::storage {
 
@@ -27,17 +29,8 @@ std::byte* allocate_small(uint64_t capacity) {
   return static_cast<std::byte*>(p);
 }
 
-uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdull;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ull;
-  x ^= x >> 33;
-  return x;
-}
-
 struct KeyHashCompare {
-  static size_t hash(const ChunkKey& k) { return mix64(k.ino * 0x9E3779B97F4A7C15ull + k.index); }
+  static size_t hash(const ChunkKey& k) { return mix_bits(k.ino * 0x9E3779B97F4A7C15ull + k.index); }
   static bool equal(const ChunkKey& a, const ChunkKey& b) { return a == b; }
 };
 
@@ -247,20 +240,18 @@ Result<std::shared_ptr<Chunk>> ChunkStore::Impl::get_or_create(ChunkStore& store
 // ---- leases ----
 
 WriteLease::WriteLease(WriteLease&& o) noexcept
-    : chunk_(std::move(o.chunk_)), dst_(o.dst_), offset_(o.offset_), length_(o.length_) {
-  o.dst_ = nullptr;
-  o.length_ = 0;
-}
+    : chunk_(std::move(o.chunk_)),
+      dst_(std::exchange(o.dst_, nullptr)),
+      offset_(o.offset_),
+      length_(std::exchange(o.length_, 0)) {}
 
 WriteLease& WriteLease::operator=(WriteLease&& o) noexcept {
   if (this != &o) {
     reset();
     chunk_ = std::move(o.chunk_);
-    dst_ = o.dst_;
+    dst_ = std::exchange(o.dst_, nullptr);
     offset_ = o.offset_;
-    length_ = o.length_;
-    o.dst_ = nullptr;
-    o.length_ = 0;
+    length_ = std::exchange(o.length_, 0);
   }
   return *this;
 }
@@ -288,19 +279,17 @@ void WriteLease::reset() {
   length_ = 0;
 }
 
-ReadLease::ReadLease(ReadLease&& o) noexcept : chunk_(std::move(o.chunk_)), src_(o.src_), length_(o.length_) {
-  o.src_ = nullptr;
-  o.length_ = 0;
-}
+ReadLease::ReadLease(ReadLease&& o) noexcept
+    : chunk_(std::move(o.chunk_)),
+      src_(std::exchange(o.src_, nullptr)),
+      length_(std::exchange(o.length_, 0)) {}
 
 ReadLease& ReadLease::operator=(ReadLease&& o) noexcept {
   if (this != &o) {
     reset();
     chunk_ = std::move(o.chunk_);
-    src_ = o.src_;
-    length_ = o.length_;
-    o.src_ = nullptr;
-    o.length_ = 0;
+    src_ = std::exchange(o.src_, nullptr);
+    length_ = std::exchange(o.length_, 0);
   }
   return *this;
 }

@@ -105,6 +105,15 @@ struct MetadataStore::Impl {
     return in;
   }
 
+  // Removes the file at path, for unlink and a rename's detach: ENOENT when
+  // there is none, dir_err (dir_msg) when it is a directory.
+  Result<Inode> erase_file_checked(std::string_view path, int dir_err, const char* dir_msg) {
+    const Entry* e = find(path);
+    if (e == nullptr) return Status(ENOENT, "no such file");
+    if (e->inode.is_dir()) return Status(dir_err, dir_msg);
+    return erase_file(path);
+  }
+
   // Installs a file at path under parent `p` (path must be free, or hold a
   // file that the caller has just erased).
   void put_file(std::string_view path, Entry& p, const Inode& in) {
@@ -177,10 +186,7 @@ Result<Inode> MetadataStore::lookup(std::string_view path) const {
 
 Result<Inode> MetadataStore::unlink(std::string_view path) {
   std::unique_lock lock(impl_->mu);
-  const Impl::Entry* e = impl_->find(path);
-  if (e == nullptr) return Status(ENOENT, "no such file");
-  if (e->inode.is_dir()) return Status(EISDIR, "is a directory");
-  return impl_->erase_file(path);
+  return impl_->erase_file_checked(path, EISDIR, "is a directory");
 }
 
 Result<Inode> MetadataStore::extend_size(std::string_view path, uint64_t ino, uint64_t size) {
@@ -255,10 +261,7 @@ Result<RenameResult> MetadataStore::attach(std::string_view dst, const Inode& in
 
 Result<Inode> MetadataStore::detach(std::string_view src) {
   std::unique_lock lock(impl_->mu);
-  const Impl::Entry* e = impl_->find(src);
-  if (e == nullptr) return Status(ENOENT, "no such file");
-  if (e->inode.is_dir()) return Status(EXDEV, "directory rename is not supported");
-  return impl_->erase_file(src);
+  return impl_->erase_file_checked(src, EXDEV, "directory rename is not supported");
 }
 
 Status MetadataStore::mkdir(std::string_view path, uint32_t mode) {

@@ -9,15 +9,6 @@ namespace {
 constexpr uint64_t kMul1 = 0x9E3779B97F4A7C15ull;
 constexpr uint64_t kMul2 = 0xC2B2AE3D27D4EB4Full;
 
-inline uint64_t finalize(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ull;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBull;
-  x ^= x >> 31;
-  return x;
-}
-
 inline uint64_t mix(uint64_t h, uint64_t word) {
   __uint128_t m = static_cast<__uint128_t>(h ^ word) * kMul2;
   return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
@@ -39,7 +30,7 @@ uint64_t path_hash(std::string_view path) {
   uint64_t tail = 0;
   for (size_t i = 0; i < n; ++i) tail |= static_cast<uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
   h = mix(h, tail ^ (static_cast<uint64_t>(n) << 56));
-  return finalize(h);
+  return mix_bits(h);
 }
 
 }  // namespace benchfs::storage

@@ -7,6 +7,17 @@
 
 namespace benchfs::storage {
 
+/// Full avalanche of one 64-bit word (the splitmix64 finalizer): what
+/// path_hash() ends with, and the chunk store's key hash.
+inline uint64_t mix_bits(uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  return x;
+}
+
 /// A 64-bit hash of a path with full avalanche (every input bit affects
 /// every output bit); stable across runs and machines.
 uint64_t path_hash(std::string_view path);
