@@ -696,12 +696,20 @@ Status FileSystem::rename(std::string_view from, std::string_view to) {
   const uint32_t b = owner(to);
   wire::Attr moved;
   wire::Attr replaced;
-  if (a == b) {
+  // One RENAME (flags 0: the whole move; else one phase of a move across
+  // owners), at most once.
+  auto rename_call = [this](uint32_t server, uint32_t flags, std::string_view p, std::string_view p2,
+                            const wire::Attr* attr) {
     wire::Request req;
     req.op = wire::Op::kRename;
-    req.path = from;
-    req.path2 = to;
-    auto r = meta_call(a, req, nullptr, 0, false);
+    req.flags = flags;
+    req.path = p;
+    req.path2 = p2;
+    if (attr != nullptr) req.attr = *attr;
+    return meta_call(server, req, nullptr, 0, /*idempotent=*/false);
+  };
+  if (a == b) {
+    auto r = rename_call(a, 0, from, to, nullptr);
     if (!r) return refine_rename(from, to, r.status());
     moved = r->attr;
     replaced = r->attr2;
@@ -709,28 +717,11 @@ Status FileSystem::rename(std::string_view from, std::string_view to) {
     // Across owners: take the entry off the source's owner, install it at
     // the destination's owner, put it back if that fails. The inode (and so
     // where its chunks live) does not change.
-    wire::Request det;
-    det.op = wire::Op::kRename;
-    det.flags = wire::kFlagRenameDetach;
-    det.path = from;
-    det.path2 = to;
-    auto d = meta_call(a, det, nullptr, 0, false);
+    auto d = rename_call(a, wire::kFlagRenameDetach, from, to, nullptr);
     if (!d) return refine_enoent(from, d.status());
-    wire::Request att;
-    att.op = wire::Op::kRename;
-    att.flags = wire::kFlagRenameAttach;
-    att.path = from;
-    att.path2 = to;
-    att.attr = d->attr;
-    auto r = meta_call(b, att, nullptr, 0, false);
+    auto r = rename_call(b, wire::kFlagRenameAttach, from, to, &d->attr);
     if (!r) {
-      wire::Request back;
-      back.op = wire::Op::kRename;
-      back.flags = wire::kFlagRenameAttach;
-      back.path = to;
-      back.path2 = from;
-      back.attr = d->attr;
-      (void)meta_call(a, back, nullptr, 0, false);
+      (void)rename_call(a, wire::kFlagRenameAttach, to, from, &d->attr);
       return refine_rename(from, to, r.status());
     }
     moved = r->attr;
