@@ -940,8 +940,10 @@ TEST(ChunkStoreReserve, FirstFillAtNormalPriorityUntilDataIsServed) {
   {
     // Seconds of page faults: the fill is still running when looked at.
     ChunkStore s(kCs, 0, pool_opts(2048 * kCs, true, 2048 * kCs));
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    EXPECT_EQ(refill_policy(), SCHED_OTHER);
+    int started = -1;  // until the thread has named itself
+    for (int i = 0; i < 400 && (started = refill_policy()) == -1; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_EQ(started, SCHED_OTHER);
     ASSERT_LT(s.stats().pool.warm_bytes, 2048 * kCs) << "the fill finished before it was looked at";
     write_pat(s, {1, 0}, 0, kCs);
     int policy = -1;
