@@ -20,13 +20,9 @@ parse_options --runs=RUNS --clients=CLIENTS --capacity=CAP --count=COUNT --serve
 if [[ -z "${BENCHFS_BIN:-}" ]]; then
   bash "$PERF_ROOT/scripts/build.sh" release --target benchfsd_mt benchfs_bench >/dev/null
 fi
-work=$(mktemp -d /tmp/benchfs-capacity-churn.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-csv=$OUT/capacity_churn.csv
-echo "run,clients,failed,evictions,peak_live,over_capacity,slowest_s,load" >"$csv"
+perf_output capacity_churn "run,clients,failed,evictions,peak_live,over_capacity,slowest_s,load"
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; [[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null; kill_server_job' EXIT
 echo "load before: $(load)"
 passed=0
 for run in $(seq "$RUNS"); do

@@ -14,6 +14,24 @@ perf_build() {
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
+# perf_output NAME HEADER: a fresh work directory /tmp/benchfs-NAME.* (sets
+# work; `_` in NAME as `-`), OUT (--out, by default the work directory) and
+# the table $OUT/NAME.csv (sets csv) with its first line HEADER.
+perf_output() {
+  work=$(mktemp -d "/tmp/benchfs-${1//_/-}.XXXXXX")
+  OUT=${OUT:-$work}
+  mkdir -p "$OUT"
+  csv=$OUT/$1.csv
+  echo "$2" >"$csv"
+}
+
+# kill_server_job: for an EXIT trap, SIGTERM to the job start_servers
+# started if stop_servers did not stop it.
+kill_server_job() {
+  [[ -n "${SERVER_JOB:-}" ]] && kill -TERM "$SERVER_JOB" 2>/dev/null
+  true
+}
+
 # start_servers DIR NP THREADS [extra benchfsd_mt args...]: sets SERVER_JOB.
 start_servers() {
   local dir=$1 np=$2 threads=$3

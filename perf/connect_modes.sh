@@ -22,12 +22,8 @@ OUT=
 parse_options --rounds=ROUNDS --count=COUNT --servers=SERVERS --threads=THREADS --sizes=SIZES \
   --clients=CLIENTS --out=OUT -- "$@"
 perf_build
-work=$(mktemp -d /tmp/benchfs-connect-modes.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-csv=$OUT/connect_modes.csv
-echo "round,mode,kind,x,p50_us,p99_us,ops_per_s,init_ms,load" >"$csv"
-trap '[[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
+perf_output connect_modes "round,mode,kind,x,p50_us,p99_us,ops_per_s,init_ms,load"
+trap kill_server_job EXIT
 echo "load before: $(load)"
 hits=()
 ping_rows() {  # round mode kind ranks sizes

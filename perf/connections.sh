@@ -44,13 +44,9 @@ if [[ -z "${BENCHFS_BIN:-}" ]]; then
   bash "$PERF_ROOT/scripts/build.sh" release --target benchfsd_mt benchfs_bench benchfs_conns >/dev/null
 fi
 if [[ $TLS != default ]]; then export UCX_TLS=$TLS; fi
-work=$(mktemp -d /tmp/benchfs-connections.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-csv=$OUT/connections.csv
-echo "phase,run,connections,capacity,rss_before_kib,rss_kib,fds_before,fds,errors,calls,evictions,peak_live,over_capacity,reconnects,connect_ms,load" >"$csv"
+perf_output connections "phase,run,connections,capacity,rss_before_kib,rss_kib,fds_before,fds,errors,calls,evictions,peak_live,over_capacity,reconnects,connect_ms,load"
 clients=()
-trap 'kill "${clients[@]}" 2>/dev/null; [[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
+trap 'kill "${clients[@]}" 2>/dev/null; kill_server_job' EXIT
 echo "load before: $(load); UCX_TLS=${UCX_TLS:-(UCX default)}"
 
 server_pid() { pgrep -f "^$BIN/daemon/benchfsd_mt --registry $1/registry" | head -1; }  # not mpirun

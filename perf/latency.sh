@@ -16,12 +16,8 @@ OUT=
 parse_options --sizes=SIZES --count=COUNT --rounds=ROUNDS --poll=POLL --tls=TLS_LIST --out=OUT -- \
   "$@"
 perf_build
-work=$(mktemp -d /tmp/benchfs-latency.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-csv=$OUT/latency.csv
-echo "tls,round,size,benchfs_p50_us,benchfs_min_us,benchfs_p99_us,perftest_one_way_p50_us,load" >"$csv"
-trap '[[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
+perf_output latency "tls,round,size,benchfs_p50_us,benchfs_min_us,benchfs_p99_us,perftest_one_way_p50_us,load"
+trap kill_server_job EXIT
 
 echo "BenchFS PING RTT vs 2 x ucx_perftest ucp_am_lat one-way (p50, us); server --poll $POLL, client busy"
 echo "load before: $(load)"

@@ -12,12 +12,8 @@ COUNT=20000
 OUT=
 parse_options --rounds=ROUNDS --count=COUNT --out=OUT -- "$@"
 perf_build
-work=$(mktemp -d /tmp/benchfs-polling.XXXXXX)
-OUT=${OUT:-$work}
-mkdir -p "$OUT"
-csv=$OUT/polling.csv
-echo "scenario,policy,round,p50_us,p99_us,ops_per_s,load" >"$csv"
-trap '[[ -n "${SERVER_JOB:-}" ]] && kill -TERM $SERVER_JOB 2>/dev/null; true' EXIT
+perf_output polling "scenario,policy,round,p50_us,p99_us,ops_per_s,load"
+trap kill_server_job EXIT
 echo "load before: $(load)"
 
 run_case() {  # scenario policy round threads client_ranks client_poll

@@ -13,10 +13,13 @@
 // fuzz_ready_file:    the file's text, as is.
 // fuzz_dispatch:      [config u8][records]; see fuzz_dispatch.cpp.
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace benchfs::fuzz {
@@ -36,6 +39,32 @@ inline constexpr uint8_t kKindDirents = 2;
       std::abort();                                                                                      \
     }                                                                                                    \
   } while (0)
+
+/// Whether `result` (a benchfs::Result) is an error; if it is, its errno
+/// must be `err` (else the property `what` fails).
+template <class R>
+bool rejected(const R& result, int err, const char* what) {
+  if (result) return false;
+  BENCHFS_FUZZ_CHECK(result.status().err() == err, what);
+  return true;
+}
+
+/// Whether a registry parser rejected its input: then with EINVAL and a
+/// bounded message that starts with the name of the source.
+template <class R>
+bool parse_rejected(const R& result, std::string_view source) {
+  if (!rejected(result, EINVAL, "rejected with an errno other than EINVAL")) return false;
+  const auto st = result.status();
+  const std::string& msg = st.message();
+  BENCHFS_FUZZ_CHECK(msg.compare(0, source.size(), source) == 0, "error does not name the source");
+  BENCHFS_FUZZ_CHECK(msg.size() < 1024, "error message not bounded");
+  return true;
+}
+
+/// The data of `bytes` for a decoder: null when there are none.
+inline const std::byte* data_or_null(const std::vector<std::byte>& bytes) {
+  return bytes.empty() ? nullptr : bytes.data();
+}
 
 /// A copy of `n` bytes in its own allocation, so that ASan sees any read past them.
 inline std::vector<std::byte> exact_copy(const uint8_t* p, size_t n) {

@@ -20,12 +20,8 @@ bool same_bytes(const Encoded& e, const std::vector<std::byte>& b) {
 }
 
 void fuzz_reply(const std::vector<std::byte>& bytes) {
-  const void* p = bytes.empty() ? nullptr : bytes.data();
-  auto r = decode_reply(p, bytes.size());
-  if (!r) {
-    BENCHFS_FUZZ_CHECK(r.status().err() == EPROTO, "reply rejected with an errno other than EPROTO");
-    return;
-  }
+  auto r = decode_reply(fuzz::data_or_null(bytes), bytes.size());
+  if (fuzz::rejected(r, EPROTO, "reply rejected with an errno other than EPROTO")) return;
   BENCHFS_FUZZ_CHECK(r->status <= 0 && r->status >= -4095, "reply status out of range");
   const auto op = static_cast<uint8_t>(r->op);
   BENCHFS_FUZZ_CHECK(is_request_op(op) || (op == 0 && r->status != 0), "reply for an unknown op");
@@ -39,12 +35,8 @@ void fuzz_reply(const std::vector<std::byte>& bytes) {
 }
 
 void fuzz_notify(const std::vector<std::byte>& bytes) {
-  const void* p = bytes.empty() ? nullptr : bytes.data();
-  auto n = decode_notify(p, bytes.size());
-  if (!n) {
-    BENCHFS_FUZZ_CHECK(n.status().err() == EPROTO, "notification rejected with an errno other than EPROTO");
-    return;
-  }
+  auto n = decode_notify(fuzz::data_or_null(bytes), bytes.size());
+  if (fuzz::rejected(n, EPROTO, "notification rejected with an errno other than EPROTO")) return;
   BENCHFS_FUZZ_CHECK(n->op == Op::kConnectionClose, "notification op");
   BENCHFS_FUZZ_CHECK(close_reason_name(n->reason) != "unknown", "unknown close reason accepted");
   BENCHFS_FUZZ_CHECK(same_bytes(encode_notify(*n), bytes), "notification does not re-encode to its bytes");
@@ -55,11 +47,8 @@ void fuzz_dirents(const std::vector<std::byte>& bytes) {
   const uint64_t count =
       static_cast<uint64_t>(bytes[0]) | (static_cast<uint64_t>(static_cast<uint8_t>(bytes[1])) << 8);
   const std::vector<std::byte> body(bytes.begin() + 2, bytes.end());
-  auto ents = decode_dirents(body.empty() ? nullptr : body.data(), body.size(), count);
-  if (!ents) {
-    BENCHFS_FUZZ_CHECK(ents.status().err() == EPROTO, "dirents rejected with an errno other than EPROTO");
-    return;
-  }
+  auto ents = decode_dirents(fuzz::data_or_null(body), body.size(), count);
+  if (fuzz::rejected(ents, EPROTO, "dirents rejected with an errno other than EPROTO")) return;
   BENCHFS_FUZZ_CHECK(ents->size() == count && count <= kMaxReaddirEntries, "dirent count");
   std::vector<std::byte> again;
   for (const DirentView& e : *ents) {

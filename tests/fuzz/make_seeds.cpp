@@ -13,9 +13,12 @@
 #include "benchfs/net/codec.hpp"
 #include "benchfs/registry/server_list.hpp"
 #include "fuzz_common.hpp"
+#include "wire_requests.hpp"
 
 using namespace benchfs;
 using namespace benchfs::wire;
+using benchfs::wire_test::chunk_op;
+using benchfs::wire_test::path_op;
 namespace fs = std::filesystem;
 
 namespace {
@@ -113,17 +116,13 @@ void request_seeds(const fs::path& root) {
         r.length = payload.size();
         break;
       case Op::kCreate:
-        r.mode = 0644;
-        r.open_flags = 0101;
-        r.path = "/dir/file";
+        r = path_op(base(op), "/dir/file", 0644, 0101);
         break;
       case Op::kOpen:
-        r.open_flags = 02;
-        r.path = "/dir/file";
+        r = path_op(base(op), "/dir/file", 0, 02);
         break;
       case Op::kMkdir:
-        r.mode = 0755;
-        r.path = "/dir";
+        r = path_op(base(op), "/dir", 0755);
         break;
       case Op::kReaddir:
         r.cookie = 7;
@@ -131,34 +130,27 @@ void request_seeds(const fs::path& root) {
         r.path = "/dir";
         break;
       case Op::kRename:
-        r.path = "/dir/a";
+        r = path_op(base(op), "/dir/a");
         r.path2 = "/other/b";
         break;
       case Op::kTruncate:
+        r = path_op(base(op), "/dir/file");
         r.length = 1 << 20;
-        r.path = "/dir/file";
         break;
       case Op::kSetSize:
+        r = path_op(base(op), "/dir/file");
         r.ino = 9;
         r.length = 4096;
-        r.path = "/dir/file";
         break;
       case Op::kWriteChunk:
         payload = "0123456789abcdef";
-        r.ino = 9;
-        r.index = 3;
-        r.offset = 100;
-        r.length = payload.size();
+        r = chunk_op(base(op), 9, 3, 100, payload.size());
         break;
       case Op::kReadChunk:
-        r.ino = 9;
-        r.index = 3;
-        r.offset = 100;
-        r.length = 4096;
+        r = chunk_op(base(op), 9, 3, 100, 4096);
         break;
       case Op::kRemoveChunks:
-        r.ino = 9;
-        r.length = 8192;
+        r = chunk_op(base(op), 9, 0, 0, 8192);
         break;
       case Op::kSetAttr:
         r.flags = kFlagSetMode | kFlagSetAtime | kFlagSetMtime;
@@ -228,59 +220,42 @@ class Story {
   uint64_t next_id_ = 0;
 };
 
-Request path_op(Op op, std::string_view path, uint32_t mode = 0, uint32_t open_flags = 0) {
-  Request r = base(op);
-  r.path = path;
-  r.mode = mode;
-  r.open_flags = open_flags;
-  return r;
-}
-
-Request chunk_op(Op op, uint64_t ino, uint64_t index, uint64_t offset, uint64_t length) {
-  Request r = base(op);
-  r.ino = ino;
-  r.index = index;
-  r.offset = offset;
-  r.length = length;
-  return r;
-}
-
 void dispatch_seeds(const fs::path& root) {
   Corpus c(root, "fuzz_dispatch");
   const std::string block(4096, 'b');
   const std::string small = "0123456789abcdef";
   Request ping = base(Op::kPing);
   ping.length = small.size();
-  Request rename = path_op(Op::kRename, "/d/f");
+  Request rename = path_op(base(Op::kRename), "/d/f");
   rename.path2 = "/d/g";
-  Request readdir = path_op(Op::kReaddir, "/d");
+  Request readdir = path_op(base(Op::kReaddir), "/d");
   readdir.max_entries = 16;
   Request readdir_attrs = readdir;
   readdir_attrs.flags = kFlagReaddirAttrs;
-  Request chmod = path_op(Op::kSetAttr, "/d/f");
+  Request chmod = path_op(base(Op::kSetAttr), "/d/f");
   chmod.flags = kFlagSetMode | kFlagSetMtime;
   chmod.attr.mode = 0600;
   chmod.attr.mtime_ns = kTimeNow;
-  Request set_size = path_op(Op::kSetSize, "/d/f");
+  Request set_size = path_op(base(Op::kSetSize), "/d/f");
   set_size.ino = 3;  // what node 0 gives /d/f after the root and /d
   set_size.length = 5000;
-  Request truncate = path_op(Op::kTruncate, "/d/g");
+  Request truncate = path_op(base(Op::kTruncate), "/d/g");
   truncate.length = 100;
-  Request keep = chunk_op(Op::kRemoveChunks, 1, 0, 0, 100);
-  Request rmdir_prepare = path_op(Op::kRmdir, "/d");
+  Request keep = chunk_op(base(Op::kRemoveChunks), 1, 0, 0, 100);
+  Request rmdir_prepare = path_op(base(Op::kRmdir), "/d");
   rmdir_prepare.flags = kFlagRmdirPrepare;
   Request rmdir_abort = rmdir_prepare;
   rmdir_abort.flags = kFlagRmdirAbort;
   // One file's life on a single server, every op once.
   Story life(0);
-  life.add(path_op(Op::kMkdir, "/d", 0755))
-      .add(path_op(Op::kCreate, "/d/f", 0644, 0101))
-      .add(path_op(Op::kOpen, "/d/f", 0, 02))
-      .add(chunk_op(Op::kWriteChunk, 1, 0, 10, small.size()), small)
-      .add(chunk_op(Op::kWriteChunk, 1, 1, 0, block.size()), block, 1)
-      .add(chunk_op(Op::kReadChunk, 1, 0, 0, 4096))
+  life.add(path_op(base(Op::kMkdir), "/d", 0755))
+      .add(path_op(base(Op::kCreate), "/d/f", 0644, 0101))
+      .add(path_op(base(Op::kOpen), "/d/f", 0, 02))
+      .add(chunk_op(base(Op::kWriteChunk), 1, 0, 10, small.size()), small)
+      .add(chunk_op(base(Op::kWriteChunk), 1, 1, 0, block.size()), block, 1)
+      .add(chunk_op(base(Op::kReadChunk), 1, 0, 0, 4096))
       .add(set_size)
-      .add(path_op(Op::kStat, "/d/f"))
+      .add(path_op(base(Op::kStat), "/d/f"))
       .add(readdir)
       .add(chmod)
       .add(readdir_attrs)
@@ -291,30 +266,31 @@ void dispatch_seeds(const fs::path& root) {
       .add(ping, small)
       .add(ping, small, 1)
       .add(rmdir_prepare)
-      .add(path_op(Op::kUnlink, "/d/g"))
+      .add(path_op(base(Op::kUnlink), "/d/g"))
       .add(rmdir_prepare)
       .add(rmdir_abort)
-      .add(path_op(Op::kRmdir, "/d"));
+      .add(path_op(base(Op::kRmdir), "/d"));
   c.add("story_file_life", life.bytes());
   // Four servers, this one node 1: chunks of other holders are refused.
   Story spread(1 << 2 | 3);
   for (uint64_t index = 0; index < 8; ++index)
-    spread.add(chunk_op(Op::kWriteChunk, 7, index, 0, small.size()), small);
-  spread.add(chunk_op(Op::kReadChunk, 7, 2, 0, 64)).add(chunk_op(Op::kRemoveChunks, 7, 0, 0, 0));
+    spread.add(chunk_op(base(Op::kWriteChunk), 7, index, 0, small.size()), small);
+  spread.add(chunk_op(base(Op::kReadChunk), 7, 2, 0, 64)).add(chunk_op(base(Op::kRemoveChunks), 7, 0, 0, 0));
   c.add("story_four_servers", spread.bytes());
   // Past the memory limit (16 chunks): ENOSPC, then room again after removal.
   Story full(0);
   for (uint64_t index = 0; index < 18; ++index)
-    full.add(chunk_op(Op::kWriteChunk, 3, index, 0, block.size()), block, index % 2);
-  full.add(chunk_op(Op::kRemoveChunks, 3, 0, 0, 0)).add(chunk_op(Op::kWriteChunk, 3, 0, 0, 16), small);
+    full.add(chunk_op(base(Op::kWriteChunk), 3, index, 0, block.size()), block, index % 2);
+  full.add(chunk_op(base(Op::kRemoveChunks), 3, 0, 0, 0))
+      .add(chunk_op(base(Op::kWriteChunk), 3, 0, 0, 16), small);
   c.add("story_memory_limit", full.bytes());
   // A client gone in the middle of rendezvous writes and a ping.
   Story gone(0);
-  gone.add(chunk_op(Op::kWriteChunk, 5, 0, 0, block.size()), block, 3)
-      .add(chunk_op(Op::kReadChunk, 5, 0, 0, 4096))
+  gone.add(chunk_op(base(Op::kWriteChunk), 5, 0, 0, block.size()), block, 3)
+      .add(chunk_op(base(Op::kReadChunk), 5, 0, 0, 4096))
       .add(ping, small, 3)
-      .add(chunk_op(Op::kWriteChunk, 5, 0, 100, small.size()), small, 1)
-      .add(chunk_op(Op::kReadChunk, 5, 0, 0, 200));
+      .add(chunk_op(base(Op::kWriteChunk), 5, 0, 100, small.size()), small, 1)
+      .add(chunk_op(base(Op::kReadChunk), 5, 0, 0, 200));
   c.add("story_receive_fails", gone.bytes());
   // Ops only a progress thread takes, answered EINVAL here.
   Request reg = base(Op::kRegisterClient);

@@ -34,11 +34,7 @@
 #include "client_process.hpp"
 #include "fault_common.hpp"
 
-using benchfs::faults::errno_name;
-using benchfs::faults::fill_pattern;
-using benchfs::faults::first_mismatch;
-using benchfs::faults::mono_ms;
-using benchfs::faults::say;
+using namespace benchfs::faults;
 
 namespace {
 

@@ -7,10 +7,13 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -18,6 +21,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -27,6 +32,13 @@
 #include "harness.hpp"
 
 namespace benchfs::faults {
+
+/// Errors that say "the server is gone or unreachable".
+inline const std::set<int> kDown = {EIO, ENOTCONN, ETIMEDOUT, ECONNRESET, ECONNREFUSED, EHOSTUNREACH, EPIPE};
+
+/// How late past the RPC timeout an error may come (a loaded 2-core
+/// machine, sanitizer builds).
+inline constexpr double kSlackMs = 1500;
 
 /// A child process with stdout and stderr in `log`. The destructor kills
 /// (SIGKILL) and reaps it if it still runs; it also dies with the test.
@@ -122,6 +134,48 @@ inline std::map<std::string, std::string> fields(const std::string& line) {
     if (word.compare(0, 4, "msg=") == 0) break;  // the message runs to the end of the line
   }
   return out;
+}
+
+/// What fault_client writers said after their server was killed: the
+/// latest error after the kill and how often each errno came.
+struct WriterErrors {
+  double worst_ms = 0;
+  std::map<std::string, int> errnos;
+  /// "3x ECONNRESET, 1x EIO"
+  [[nodiscard]] std::string summary() const {
+    std::string how;
+    for (const auto& [name, n] : errnos) how += (how.empty() ? "" : ", ") + std::to_string(n) + "x " + name;
+    return how;
+  }
+};
+
+/// Every writer (fault_client writer, busy when a server was killed at
+/// t_kill, mono_ms) reports one ERROR with an errno of kDown within
+/// timeout_ms + kSlackMs of the kill and of its call's start, then exits 3;
+/// with `finalized`, also that benchfs_finalize returned ("FINALIZED").
+/// Adds to *out (call under ASSERT_NO_FATAL_FAILURE).
+inline void expect_writers_failed(const std::vector<std::unique_ptr<Process>>& writers, double t_kill,
+                                  int timeout_ms, bool finalized, WriterErrors* out) {
+  for (size_t i = 0; i < writers.size(); ++i) {
+    SCOPED_TRACE("writer " + std::to_string(i));
+    Process& w = *writers[i];
+    const int rc = w.wait_exit(timeout_ms + 15000);
+    ASSERT_NE(rc, -1) << "writer hangs after the server was killed:\n" << w.output();
+    EXPECT_EQ(rc, 3) << w.output();
+    const auto err = w.lines("ERROR ");
+    ASSERT_EQ(err.size(), 1u) << w.output();
+    auto f = fields(err[0]);
+    EXPECT_EQ(kDown.count(errno_from_name(f["errno"])), 1u) << err[0];
+    const double after_kill = std::stod(f["t_ms"]) - t_kill;
+    EXPECT_LT(after_kill, timeout_ms + kSlackMs) << err[0];
+    EXPECT_LT(std::stod(f["call_ms"]), timeout_ms + kSlackMs) << err[0];
+    out->worst_ms = std::max(out->worst_ms, after_kill);
+    ++out->errnos[f["errno"]];
+    std::printf("writer %zu: %s (%.1f ms after the kill)\n", i, err[0].c_str(), after_kill);
+    if (finalized) {
+      EXPECT_EQ(w.lines("FINALIZED").size(), 1u) << "benchfs_finalize did not return:\n" << w.output();
+    }
+  }
 }
 
 /// VmRSS of a process in KiB (0 if gone).

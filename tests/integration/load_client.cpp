@@ -45,13 +45,8 @@
 
 using benchfs::Result;
 using benchfs::Status;
-using benchfs::client::Client;
-using benchfs::client::ClientOptions;
-using benchfs::client::ClientStats;
-using benchfs::client::FileSystem;
-using benchfs::faults::errno_name;
-using benchfs::faults::fill_pattern;
-using benchfs::faults::mono_ms;
+using namespace benchfs::client;
+using namespace benchfs::faults;
 
 namespace {
 

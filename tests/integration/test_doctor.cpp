@@ -69,9 +69,7 @@ class Doctor : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir("benchfs-doctor");
-    JobOptions opts;
-    opts.ranks = kServers;
-    opts.threads = 1;
+    auto opts = JobOptions::of(kServers, 1);
     opts.hard_timeout_s = 170;
     job_ = new ServerJob(dir_->path(), opts);
     ASSERT_JOB_READY(*job_);
@@ -95,6 +93,32 @@ class Doctor : public ::testing::Test {
     argv.insert(argv.end(), {benchfs::test::bench_path(), "doctor", "--registry", registry});
     argv.insert(argv.end(), args.begin(), args.end());
     return benchfs::test::run_command(argv, kCommandTimeoutMs, out);
+  }
+
+  struct Run {
+    std::string out;
+    double secs = 0;  // how long doctor ran
+  };
+  // benchfs_bench doctor (`ranks` and `args` as doctor() takes them) on a
+  // registry of its own in a new temp dir `name`: the live job's server list
+  // and ready info as `edit` changes them. Expects doctor to fail and to
+  // finish. After a fatal failure writing the registry, returns at once.
+  template <class Edit>
+  static Run doctor_on_edited_registry(const char* name, int ranks, const std::vector<std::string>& args,
+                                       Edit edit) {
+    auto list = job_->servers();
+    edit(list);
+    TempDir reg(name);
+    const std::string dir = reg.sub("registry");
+    write_registry(dir, list.servers, list.info);
+    Run run;
+    if (HasFatalFailure()) return run;
+    const auto t0 = std::chrono::steady_clock::now();
+    const int rc = doctor(dir, ranks, args, &run.out);
+    run.secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_NE(rc, 0) << run.out;
+    EXPECT_NE(rc, -1) << "doctor did not finish: " << run.out;
+    return run;
   }
 
   static TempDir* dir_;
@@ -127,18 +151,12 @@ TEST_F(Doctor, LiveServersGiveAnOkLinePerRankAndServer) {
 
 TEST_F(Doctor, DeadPortIsDiagnosedAsNotAnsweringWithinTheTimeout) {
   // node_0 is the live server, node_1 a port nothing listens on.
-  const auto live = job_->servers();
-  TempDir reg("benchfs-doctor-dead");
-  const std::string dir = reg.sub("registry");
-  auto info = live.info;
-  info.servers = 2;
-  ASSERT_NO_FATAL_FAILURE(write_registry(dir, {live.servers[0], {1, "127.0.0.1", dead_port()}}, info));
-  std::string out;
-  const auto t0 = std::chrono::steady_clock::now();
-  const int rc = doctor(dir, 0, {"--timeout-ms", "1500"}, &out);
-  const auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  EXPECT_NE(rc, 0) << out;
-  EXPECT_NE(rc, -1) << "doctor did not finish: " << out;
+  const auto [out, secs] =
+      doctor_on_edited_registry("benchfs-doctor-dead", 0, {"--timeout-ms", "1500"}, [](auto& list) {
+        list.info.servers = 2;
+        list.servers = {list.servers[0], {1, "127.0.0.1", dead_port()}};
+      });
+  if (HasFatalFailure()) return;
   EXPECT_LT(secs, 15.0) << out;
   EXPECT_EQ(lines_with(out, {"rank 0 node_0 ", " OK connect "}).size(), 1u) << out;
   EXPECT_EQ(lines_with(out, {"rank 0 node_1 ", " FAIL at connect"}).size(), 1u) << out;
@@ -148,16 +166,11 @@ TEST_F(Doctor, DeadPortIsDiagnosedAsNotAnsweringWithinTheTimeout) {
 
 TEST_F(Doctor, WrongSecretIsDiagnosed) {
   // The live servers' list with another job's secret.
-  const auto live = job_->servers();
-  TempDir reg("benchfs-doctor-secret");
-  const std::string dir = reg.sub("registry");
-  auto info = live.info;
-  info.secret ^= 0x5a5a5a5a5a5a5a5aULL;
-  ASSERT_NO_FATAL_FAILURE(write_registry(dir, live.servers, info));
-  std::string out;
-  const int rc = doctor(dir, 2, {"--timeout-ms", "2000"}, &out);
-  EXPECT_NE(rc, 0) << out;
-  EXPECT_NE(rc, -1) << "doctor did not finish: " << out;
+  const std::string out =
+      doctor_on_edited_registry("benchfs-doctor-secret", 2, {"--timeout-ms", "2000"}, [](auto& list) {
+        list.info.secret ^= 0x5a5a5a5a5a5a5a5aULL;
+      }).out;
+  if (HasFatalFailure()) return;
   EXPECT_EQ(lines_with(out, {"diagnosis: wrong secret"}).size(), static_cast<size_t>(2 * kServers)) << out;
   EXPECT_TRUE(lines_with(out, {" OK connect "}).empty()) << out;
   EXPECT_EQ(lines_with(out, {"doctor: FAILED: 4 of 4 rank-server pairs failed"}).size(), 1u) << out;

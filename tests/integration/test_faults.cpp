@@ -27,30 +27,12 @@
 #include "harness.hpp"
 #include "placement_paths.hpp"
 
-using benchfs::faults::errno_from_name;
-using benchfs::faults::errno_name;
-using benchfs::faults::eventually;
-using benchfs::faults::fields;
-using benchfs::faults::fill_pattern;
-using benchfs::faults::first_mismatch;
-using benchfs::faults::fmt;
-using benchfs::faults::mono_ms;
-using benchfs::faults::Process;
-using benchfs::faults::reliability;
-using benchfs::test::JobOptions;
-using benchfs::test::path_on;
-using benchfs::test::ServerJob;
-using benchfs::test::TempDir;
+using namespace benchfs::faults;
+using namespace benchfs::test;
 
 namespace {
 
 constexpr int kTimeoutMs = 2000;  // BENCHFS_RPC_TIMEOUT_MS of every client here
-// How late past the RPC timeout an error may come (a loaded 2-core machine,
-// sanitizer builds).
-constexpr double kSlackMs = 1500;
-
-// Errors that say "the server is gone or unreachable".
-const std::set<int> kDown = {EIO, ENOTCONN, ETIMEDOUT, ECONNRESET, ECONNREFUSED, EHOSTUNREACH, EPIPE};
 
 std::string fault_client() { return FAULT_CLIENT; }
 
@@ -141,9 +123,7 @@ struct ContinueGuard {
 // file in 256 KiB transfers, chunks on both servers).
 TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
   TempDir dir("benchfs-fault-srv");
-  JobOptions opts;
-  opts.ranks = 2;
-  opts.threads = 1;
+  auto opts = JobOptions::of(2, 1);
   opts.extra_args = {"--chunk-size", "256k"};
   // Without recovery, mpirun would take the surviving rank down too.
   opts.env = {{"OMPI_MCA_orte_enable_recovery", "1"}};
@@ -185,29 +165,8 @@ TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
   ASSERT_EQ(::kill(pids[0], SIGKILL), 0);
 
   // Every writer reports an error within the RPC timeout and exits.
-  double worst_ms = 0;
-  std::map<std::string, int> errnos;
-  for (int i = 0; i < kClients; ++i) {
-    SCOPED_TRACE("writer " + std::to_string(i));
-    Process& w = *writers[static_cast<size_t>(i)];
-    const int rc = w.wait_exit(kTimeoutMs + 15000);
-    ASSERT_NE(rc, -1) << "writer hangs after the server was killed:\n" << w.output();
-    EXPECT_EQ(rc, 3) << w.output();
-    const auto err = w.lines("ERROR ");
-    ASSERT_EQ(err.size(), 1u) << w.output();
-    auto f = fields(err[0]);
-    const int e = errno_from_name(f["errno"]);
-    EXPECT_EQ(kDown.count(e), 1u) << err[0];
-    const double after_kill = std::stod(f["t_ms"]) - t_kill;
-    const double call_ms = std::stod(f["call_ms"]);
-    EXPECT_LT(after_kill, kTimeoutMs + kSlackMs) << err[0];
-    EXPECT_LT(call_ms, kTimeoutMs + kSlackMs) << err[0];
-    worst_ms = std::max(worst_ms, after_kill);
-    ++errnos[f["errno"]];
-    std::printf("writer %d: %s (%.1f ms after the kill)\n", i, err[0].c_str(), after_kill);
-    const auto fin = w.lines("FINALIZED");
-    EXPECT_EQ(fin.size(), 1u) << "benchfs_finalize did not return:\n" << w.output();
-  }
+  WriterErrors writer_errors;
+  ASSERT_NO_FATAL_FAILURE(expect_writers_failed(writers, t_kill, kTimeoutMs, true, &writer_errors));
   EXPECT_NE(benchfs::test::process_state(pids[1]), 'X') << "the surviving server exited";
   EXPECT_NE(benchfs::test::process_state(pids[1]), 'Z') << "the surviving server exited";
 
@@ -243,14 +202,13 @@ TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
       dead_worst_ms = std::max(dead_worst_ms, took);
     }
   }
-  std::string how;
-  for (const auto& [name, n] : errnos) how += (how.empty() ? "" : ", ") + std::to_string(n) + "x " + name;
   reliability("faults", "kill -9 one of 2 servers during a write phase of 4 client processes",
               !::testing::Test::HasFailure(),
               fmt("%d/4 clients got an error (%s), the last %.0f ms after the kill (RPC timeout %d ms), "
                   "no hang; survivor: %d/3 files read back intact, %d/3 new files written and read; "
                   "calls to the dead server failed in <= %.0f ms",
-                  kClients, how.c_str(), worst_ms, kTimeoutMs, intact, created, dead_worst_ms));
+                  kClients, writer_errors.summary().c_str(), writer_errors.worst_ms, kTimeoutMs, intact,
+                  created, dead_worst_ms));
   job.kill_all();
 }
 
@@ -261,9 +219,7 @@ TEST(Faults, ServerKilledDuringWritePhaseOfFourClients) {
 // serving.
 TEST(Faults, ClientKilledDuringRendezvousWriteAndRead) {
   TempDir dir("benchfs-fault-cli");
-  JobOptions opts;
-  opts.ranks = 1;
-  opts.threads = 1;
+  auto opts = JobOptions::of(1, 1);
   // Capacity 2: this test's client plus one other. If the registry kept a
   // killed client's entry, the next client's registration would evict it,
   // and the stats would count an eviction.
@@ -359,9 +315,7 @@ TEST(Faults, ClientKilledDuringRendezvousWriteAndRead) {
 // hang.
 TEST(Faults, ServerRestartedOnTheSameRegistry) {
   TempDir dir("benchfs-fault-restart");
-  JobOptions opts;
-  opts.ranks = 1;
-  opts.threads = 1;
+  auto opts = JobOptions::of(1, 1);
   auto first = std::make_unique<ServerJob>(dir.path(), opts);
   ASSERT_JOB_READY(*first);
   const std::string registry = first->registry();

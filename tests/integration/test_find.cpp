@@ -87,9 +87,7 @@ class FindTest : public benchfs::test::FsJobTest {
   FindTest() : FsJobTest("benchfs-find") {}
 
   void start() {
-    JobOptions opts;
-    opts.ranks = 2;
-    opts.threads = 1;
+    auto opts = JobOptions::of(2, 1);
     opts.hard_timeout_s = 600;
     ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
   }

@@ -65,24 +65,18 @@ std::string errnames(const std::set<int>& s) {
                          << benchfs_last_error() << ")";                                              \
   } while (0)
 
-// Expects `call` to succeed (>= 0).
-#define EXPECT_OK(call)                                                                                  \
-  do {                                                                                                   \
-    errno = 0;                                                                                           \
-    const auto rc_ = (call);                                                                             \
-    const int e_ = errno;                                                                                \
-    EXPECT_GE(rc_, 0) << #call << " failed: " << errname(e_) << " (last error: " << benchfs_last_error() \
-                      << ")";                                                                            \
+// Expects (EXPECT_OK) or asserts (ASSERT_OK) that `call` succeeds (>= 0);
+// CHECK_OK_ is their body, `check` EXPECT_GE or ASSERT_GE and `text` the call as written.
+#define CHECK_OK_(check, call, text)                                                                  \
+  do {                                                                                                \
+    errno = 0;                                                                                        \
+    const auto rc_ = (call);                                                                          \
+    const int e_ = errno;                                                                             \
+    check(rc_, 0) << (text) << " failed: " << errname(e_) << " (last error: " << benchfs_last_error() \
+                  << ")";                                                                             \
   } while (0)
-
-#define ASSERT_OK(call)                                                                                  \
-  do {                                                                                                   \
-    errno = 0;                                                                                           \
-    const auto rc_ = (call);                                                                             \
-    const int e_ = errno;                                                                                \
-    ASSERT_GE(rc_, 0) << #call << " failed: " << errname(e_) << " (last error: " << benchfs_last_error() \
-                      << ")";                                                                            \
-  } while (0)
+#define EXPECT_OK(call) CHECK_OK_(EXPECT_GE, call, #call)
+#define ASSERT_OK(call) CHECK_OK_(ASSERT_GE, call, #call)
 
 double seconds_since(uint64_t t0) { return static_cast<double>(now_ns() - t0) / 1e9; }
 

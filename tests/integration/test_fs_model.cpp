@@ -37,6 +37,7 @@
 #include "benchfs/benchfs.h"
 #include "fault_common.hpp"
 #include "fs_fixture.hpp"
+#include "fs_listing.hpp"
 #include "harness.hpp"
 
 using benchfs::faults::pattern_byte;
@@ -344,6 +345,16 @@ class Worker {
     }
   }
 
+  // benchfs_open(p, flags, mode), checked as expect() checks a call: the
+  // descriptor, or < 0 when it failed (as wanted or not).
+  int open_checked(const std::string& p, int flags, mode_t mode, const Errs& want, const std::string& what) {
+    errno = 0;
+    const int fd = benchfs_open(p.c_str(), flags, mode);
+    const int open_err = errno;
+    expect(fd, open_err, want, what);
+    return fd;
+  }
+
   // Runs `call` and checks its outcome (errno read right after it).
   template <class F>
   void expect_call(F&& call, const Errs& want, const std::string& what) {
@@ -442,10 +453,7 @@ class Worker {
     } else if (n != nullptr && excl) {
       want = {EEXIST};
     }
-    errno = 0;
-    const int fd = benchfs_open(p.c_str(), flags, 0644);
-    const int open_err = errno;
-    expect(fd, open_err, want, what);
+    const int fd = open_checked(p, flags, 0644, want, what);
     if (fd < 0) return;
     Node& f = n != nullptr ? *n : model_.create_file(p);
     if (flags & O_TRUNC) f.data.truncate(0);
@@ -466,11 +474,7 @@ class Worker {
         std::string("open(") + p + (rdwr ? ", O_RDWR" : ", O_WRONLY") + (append ? "|O_APPEND" : "") + ")";
     note(what);
     Node* n = model_.find(p);
-    const Errs want = lookup_errs(p, n, Kind::kFile, true);
-    errno = 0;
-    const int fd = benchfs_open(p.c_str(), flags, 0);
-    const int open_err = errno;
-    expect(fd, open_err, want, what);
+    const int fd = open_checked(p, flags, 0, lookup_errs(p, n, Kind::kFile, true), what);
     if (fd < 0) return;
     const int writes = static_cast<int>(range(1, 3));
     for (int w = 0; w < writes; ++w) {
@@ -520,11 +524,7 @@ class Worker {
     if (n != nullptr && n->dir) return op_stat_of(p);
     const std::string what = "open(" + p + ", O_RDONLY)";
     note(what);
-    const Errs want = lookup_errs(p, n, Kind::kAny, true);
-    errno = 0;
-    const int fd = benchfs_open(p.c_str(), O_RDONLY, 0);
-    const int open_err = errno;
-    expect(fd, open_err, want, what);
+    const int fd = open_checked(p, O_RDONLY, 0, lookup_errs(p, n, Kind::kAny, true), what);
     if (fd < 0) return;
     const int reads = static_cast<int>(range(1, 3));
     const uint64_t size = n->data.size();
@@ -686,26 +686,15 @@ class Worker {
   }
 
   void check_listing(const std::string& p, const std::string& what) {
-    std::map<std::string, unsigned char> got;
-    struct Ctx {
-      std::map<std::string, unsigned char>* got;
-      int calls;
-    } ctx{&got, 0};
+    benchfs::test::Listing got;
+    int calls = 0;
     errno = 0;
-    const int rc = benchfs_readdir(
-        p.c_str(),
-        [](void* arg, const char* nm, unsigned char type) {
-          auto* c = static_cast<Ctx*>(arg);
-          (*c->got)[nm] = type;
-          ++c->calls;
-          return 0;
-        },
-        &ctx);
+    const int rc = benchfs::test::list_dir(p, &got, &calls);
     if (rc < 0) fail(what + ": " + syserr());
     const auto want = model_.children(p);
-    if (rc != ctx.calls || static_cast<size_t>(ctx.calls) != got.size()) {
-      fail(what + ": returned " + std::to_string(rc) + " after " + std::to_string(ctx.calls) +
-           " callbacks for " + std::to_string(got.size()) + " distinct names");
+    if (rc != calls || static_cast<size_t>(calls) != got.size()) {
+      fail(what + ": returned " + std::to_string(rc) + " after " + std::to_string(calls) + " callbacks for " +
+           std::to_string(got.size()) + " distinct names");
     }
     if (got != want) {
       std::string g;
@@ -812,9 +801,7 @@ class FsModel : public benchfs::test::FsJobTest {
   FsModel() : FsJobTest("benchfs-fsmodel") {}
 
   void start() {
-    JobOptions opts;
-    opts.ranks = 2;
-    opts.threads = 1;
+    auto opts = JobOptions::of(2, 1);
     opts.extra_args = {"--chunk-size", "64k"};
     ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
     ASSERT_EQ(benchfs_chunk_size(), static_cast<long long>(kChunk)) << benchfs_last_error();
@@ -886,32 +873,37 @@ TEST_F(FsModel, RandomOperationsMatchTheModel) {
     ASSERT_EQ(benchfs_close(fd), 0);
   }
   std::vector<std::string> errors(kThreads);
-  {
+  // body(t, fd) on kThreads threads at once, each with a descriptor of its
+  // own of `shared` opened with `flags` (an open failure: errors[t]).
+  const auto on_each_thread = [&](int flags, auto body) {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
-        const int fd = benchfs_open(shared, O_WRONLY, 0);
+        const int fd = benchfs_open(shared, flags, 0);
         if (fd < 0) {
           errors[t] = std::string("open: ") + errname(errno);
           return;
         }
-        std::vector<uint8_t> buf(kSegment);
-        // Segments t, t + 4, ... in descending order: sizes arrive out of order.
-        for (int s = kSegments - kThreads + t; s >= 0; s -= kThreads) {
-          const uint64_t off = static_cast<uint64_t>(s) * kSegment;
-          for (uint64_t i = 0; i < kSegment; ++i) buf[i] = pattern_byte(seed, off + i);
-          const ssize_t w = benchfs_pwrite(fd, buf.data(), kSegment, static_cast<off_t>(off));
-          if (w != static_cast<ssize_t>(kSegment)) {
-            errors[t] = "pwrite of segment " + std::to_string(s) + " returned " + std::to_string(w) + ": " +
-                        errname(errno) + " " + benchfs_last_error();
-            break;
-          }
-        }
-        if (benchfs_close(fd) != 0 && errors[t].empty()) errors[t] = std::string("close: ") + errname(errno);
+        body(t, fd);
       });
     }
     for (auto& th : threads) th.join();
-  }
+  };
+  on_each_thread(O_WRONLY, [&](int t, int fd) {
+    std::vector<uint8_t> buf(kSegment);
+    // Segments t, t + 4, ... in descending order: sizes arrive out of order.
+    for (int s = kSegments - kThreads + t; s >= 0; s -= kThreads) {
+      const uint64_t off = static_cast<uint64_t>(s) * kSegment;
+      for (uint64_t i = 0; i < kSegment; ++i) buf[i] = pattern_byte(seed, off + i);
+      const ssize_t w = benchfs_pwrite(fd, buf.data(), kSegment, static_cast<off_t>(off));
+      if (w != static_cast<ssize_t>(kSegment)) {
+        errors[t] = "pwrite of segment " + std::to_string(s) + " returned " + std::to_string(w) + ": " +
+                    errname(errno) + " " + benchfs_last_error();
+        break;
+      }
+    }
+    if (benchfs_close(fd) != 0 && errors[t].empty()) errors[t] = std::string("close: ") + errname(errno);
+  });
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(errors[t], "") << "writer thread " << t;
   }
@@ -920,40 +912,29 @@ TEST_F(FsModel, RandomOperationsMatchTheModel) {
   ASSERT_EQ(benchfs_stat(shared, &st), 0) << errname(errno);
   EXPECT_EQ(static_cast<uint64_t>(st.st_size), kShared);
   // Every thread reads the whole file back at once, in different read sizes.
-  {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t] {
-        const int fd = benchfs_open(shared, O_RDONLY, 0);
-        if (fd < 0) {
-          errors[t] = std::string("open: ") + errname(errno);
-          return;
+  on_each_thread(O_RDONLY, [&](int t, int fd) {
+    const size_t len = 131071 + static_cast<size_t>(t) * 50000;
+    std::vector<uint8_t> buf(len);
+    uint64_t off = 0;
+    while (errors[t].empty()) {
+      const ssize_t r = benchfs_pread(fd, buf.data(), len, static_cast<off_t>(off));
+      if (r < 0) {
+        errors[t] = "pread at " + std::to_string(off) + ": " + errname(errno);
+        break;
+      }
+      if (r == 0) break;
+      for (size_t i = 0; i < static_cast<size_t>(r); ++i) {
+        if (buf[i] != pattern_byte(seed, off + i)) {
+          errors[t] = "byte at offset " + std::to_string(off + i) + " differs (segment " +
+                      std::to_string((off + i) / kSegment) + ")";
+          break;
         }
-        const size_t len = 131071 + static_cast<size_t>(t) * 50000;
-        std::vector<uint8_t> buf(len);
-        uint64_t off = 0;
-        while (errors[t].empty()) {
-          const ssize_t r = benchfs_pread(fd, buf.data(), len, static_cast<off_t>(off));
-          if (r < 0) {
-            errors[t] = "pread at " + std::to_string(off) + ": " + errname(errno);
-            break;
-          }
-          if (r == 0) break;
-          for (size_t i = 0; i < static_cast<size_t>(r); ++i) {
-            if (buf[i] != pattern_byte(seed, off + i)) {
-              errors[t] = "byte at offset " + std::to_string(off + i) + " differs (segment " +
-                          std::to_string((off + i) / kSegment) + ")";
-              break;
-            }
-          }
-          off += static_cast<uint64_t>(r);
-        }
-        if (errors[t].empty() && off != kShared) errors[t] = "read " + std::to_string(off) + " bytes in all";
-        benchfs_close(fd);
-      });
+      }
+      off += static_cast<uint64_t>(r);
     }
-    for (auto& th : threads) th.join();
-  }
+    if (errors[t].empty() && off != kShared) errors[t] = "read " + std::to_string(off) + " bytes in all";
+    benchfs_close(fd);
+  });
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(errors[t], "") << "reader thread " << t;
   }

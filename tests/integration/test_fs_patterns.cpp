@@ -29,6 +29,7 @@
 #include "benchfs/benchfs.h"
 #include "fault_common.hpp"
 #include "fs_fixture.hpp"
+#include "fs_listing.hpp"
 #include "harness.hpp"
 
 using benchfs::faults::fill_pattern;
@@ -100,9 +101,7 @@ class FsPatterns : public benchfs::test::FsJobTest {
   // 2 servers, 1 progress thread each, chunk 64 KiB, a 256 MiB limit each
   // (so that statfs reports exact capacity and use).
   void start() {
-    JobOptions opts;
-    opts.ranks = 2;
-    opts.threads = 1;
+    auto opts = JobOptions::of(2, 1);
     opts.extra_args = {"--chunk-size", "64k", "--memory-limit", "256m"};
     ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
     ASSERT_EQ(benchfs_chunk_size(), static_cast<long long>(kChunk)) << why();
@@ -448,23 +447,12 @@ TEST_F(FsPatterns, MdtestPrivateAndSharedDirectories) {
 
   // Names and types listed in `dir`, or a failure.
   auto list = [](const std::string& dir, std::map<std::string, unsigned char>* out, std::string* err) {
-    struct Ctx {
-      std::map<std::string, unsigned char>* out;
-      int calls = 0;
-    } ctx{out, 0};
-    const int n = benchfs_readdir(
-        dir.c_str(),
-        [](void* arg, const char* name, unsigned char type) {
-          auto* c = static_cast<Ctx*>(arg);
-          (*c->out)[name] = type;
-          ++c->calls;
-          return 0;
-        },
-        &ctx);
+    int calls = 0;
+    const int n = benchfs::test::list_dir(dir, out, &calls);
     if (n < 0) {
       *err = "readdir " + dir + ": " + why();
-    } else if (n != ctx.calls || static_cast<size_t>(n) != out->size()) {
-      *err = "readdir " + dir + " returned " + std::to_string(n) + " after " + std::to_string(ctx.calls) +
+    } else if (n != calls || static_cast<size_t>(n) != out->size()) {
+      *err = "readdir " + dir + " returned " + std::to_string(n) + " after " + std::to_string(calls) +
              " callbacks with " + std::to_string(out->size()) + " distinct names";
     }
   };
@@ -1039,9 +1027,7 @@ class FsReserve : public benchfs::test::FsJobTest {
   FsReserve() : FsJobTest("benchfs-reserve") {}
 
   void start(std::vector<std::string> args) {
-    JobOptions opts;
-    opts.ranks = 1;
-    opts.threads = 1;
+    auto opts = JobOptions::of(1, 1);
     opts.extra_args = std::move(args);
     ASSERT_NO_FATAL_FAILURE(start_job(opts, 20000));
   }

@@ -19,12 +19,8 @@
 #include "harness.hpp"
 
 using namespace benchfs;
-using benchfs::client::Client;
-using benchfs::client::ClientOptions;
-using benchfs::test::JobOptions;
-using benchfs::test::RawClient;
-using benchfs::test::ServerJob;
-using benchfs::test::TempDir;
+using namespace benchfs::client;
+using namespace benchfs::test;
 
 namespace {
 

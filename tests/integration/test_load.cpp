@@ -23,14 +23,8 @@
 #include "fault_support.hpp"
 #include "harness.hpp"
 
-using benchfs::faults::fmt;
-using benchfs::faults::mono_ms;
-using benchfs::faults::Process;
-using benchfs::faults::reliability;
-using benchfs::test::env_positive_int;
-using benchfs::test::JobOptions;
-using benchfs::test::ServerJob;
-using benchfs::test::TempDir;
+using namespace benchfs::faults;
+using namespace benchfs::test;
 
 namespace {
 

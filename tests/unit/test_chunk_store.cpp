@@ -62,6 +62,34 @@ size_t mismatches(const std::vector<std::byte>& got, uint64_t base, uint64_t pat
   return bad;
 }
 
+// Writes blocks 1 .. blocks-1 (`block` bytes each, pattern `seed`) of chunk
+// k from `threads` threads started together, interleaved: write_block(offset,
+// data) writes one and returns false when that failed. Asserts that none
+// failed and that the chunk then holds blocks * block bytes of the pattern
+// (block 0 written before).
+template <class WriteBlock>
+void race_blocks(ChunkStore& s, ChunkKey k, int threads, uint64_t block, uint64_t blocks, uint64_t seed,
+                 WriteBlock write_block) {
+  std::atomic<int> ready{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < threads; ++t) {
+    ts.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < threads) std::this_thread::yield();
+      for (uint64_t b = static_cast<uint64_t>(t) + 1; b < blocks; b += threads) {
+        const auto v = pattern(b * block, block, seed);
+        if (!write_block(b * block, v)) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : ts) th.join();
+  ASSERT_EQ(failures.load(), 0);
+  auto got = read_all(s, k, 0, kCs);
+  ASSERT_EQ(got.size(), blocks * block);
+  ASSERT_EQ(mismatches(got, 0, 0, blocks * block, seed), 0u) << "round " << seed;
+}
+
 PoolOptions pool_opts(uint64_t retain, bool huge, uint64_t reserve = 0) {
   PoolOptions o;
   o.retain = retain;
@@ -450,24 +478,10 @@ TEST(ChunkStore, ConcurrentEagerWritersOneChunk) {
     const ChunkKey k{round, 0};
     write_pat(s, k, 0, kBlock, round);
     ASSERT_EQ(s.bytes_used(), round * kBlocks * kBlock + 4096);
-    std::atomic<int> ready{0};
-    std::vector<std::thread> ts;
-    std::atomic<int> failures{0};
-    for (int t = 0; t < kThreads; ++t) {
-      ts.emplace_back([&, t] {
-        ready.fetch_add(1);
-        while (ready.load() < kThreads) std::this_thread::yield();
-        for (uint64_t b = static_cast<uint64_t>(t) + 1; b < kBlocks; b += kThreads) {
-          auto v = pattern(b * kBlock, kBlock, round);
-          if (!s.write(k, b * kBlock, v.data(), kBlock).is_ok()) failures.fetch_add(1);
-        }
-      });
-    }
-    for (auto& th : ts) th.join();
-    ASSERT_EQ(failures.load(), 0);
-    auto got = read_all(s, k, 0, kCs);
-    ASSERT_EQ(got.size(), kBlocks * kBlock);
-    ASSERT_EQ(mismatches(got, 0, 0, kBlocks * kBlock, round), 0u) << "round " << round;
+    const auto eager_write = [&](uint64_t off, const std::vector<std::byte>& v) {
+      return s.write(k, off, v.data(), kBlock).is_ok();
+    };
+    ASSERT_NO_FATAL_FAILURE(race_blocks(s, k, kThreads, kBlock, kBlocks, round, eager_write));
   }
   EXPECT_EQ(s.stats().chunks, 20u);
   EXPECT_EQ(s.bytes_used(), 20u * kBlocks * kBlock);
@@ -485,38 +499,21 @@ TEST(ChunkStore, ConcurrentLeaseWritersOneChunk) {
   for (uint64_t round = 0; round < 20; ++round) {
     const ChunkKey k{round, 0};
     write_pat(s, k, 0, kBlock, round);  // a small chunk: the writers must grow it
-    std::atomic<int> ready{0};
-    std::atomic<int> failures{0};
-    std::vector<std::thread> ts;
-    for (int t = 0; t < kThreads; ++t) {
-      ts.emplace_back([&, t] {
-        ready.fetch_add(1);
-        while (ready.load() < kThreads) std::this_thread::yield();
-        for (uint64_t b = static_cast<uint64_t>(t) + 1; b < kBlocks; b += kThreads) {
-          auto v = pattern(b * kBlock, kBlock, round);
-          for (;;) {
-            auto w = s.begin_write(k, b * kBlock, kBlock);
-            if (!w.ok()) {
-              if (w.status().err() != EAGAIN) {
-                failures.fetch_add(1);
-                break;
-              }
-              retries.fetch_add(1);
-              std::this_thread::yield();
-              continue;
-            }
-            std::memcpy(w->data(), v.data(), kBlock);
-            w->commit();
-            break;
-          }
+    // A grow refused while another lease is alive (EAGAIN) is retried.
+    const auto lease_write = [&](uint64_t off, const std::vector<std::byte>& v) {
+      for (;;) {
+        auto w = s.begin_write(k, off, kBlock);
+        if (w.ok()) {
+          std::memcpy(w->data(), v.data(), kBlock);
+          w->commit();
+          return true;
         }
-      });
-    }
-    for (auto& th : ts) th.join();
-    ASSERT_EQ(failures.load(), 0);
-    auto got = read_all(s, k, 0, kCs);
-    ASSERT_EQ(got.size(), kBlocks * kBlock);
-    ASSERT_EQ(mismatches(got, 0, 0, kBlocks * kBlock, round), 0u) << "round " << round;
+        if (w.status().err() != EAGAIN) return false;
+        retries.fetch_add(1);
+        std::this_thread::yield();
+      }
+    };
+    ASSERT_NO_FATAL_FAILURE(race_blocks(s, k, kThreads, kBlock, kBlocks, round, lease_write));
   }
   EXPECT_EQ(s.stats().grow_refused, retries.load());
   EXPECT_EQ(s.stats().chunks, 20u);

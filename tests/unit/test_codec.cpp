@@ -7,12 +7,16 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "benchfs/net/codec.hpp"
+#include "wire_requests.hpp"
 
 using namespace benchfs;
 using namespace benchfs::wire;
+using benchfs::wire_test::chunk_op;
+using benchfs::wire_test::path_op;
 
 namespace {
 
@@ -58,67 +62,35 @@ std::vector<Request> one_of_each() {
   r.length = 5;
   v.push_back(r);
   v.push_back(base(Op::kShutdown));
-  r = base(Op::kCreate);
-  r.mode = 0644;
-  r.open_flags = 0101;
-  r.path = "/a/b";
-  v.push_back(r);
-  r = base(Op::kOpen);
-  r.open_flags = 2;
-  r.path = "/x";
-  v.push_back(r);
-  for (Op op : {Op::kStat, Op::kUnlink, Op::kRmdir}) {
-    r = base(op);
-    r.path = "/dir/file";
-    v.push_back(r);
-  }
-  r = base(Op::kMkdir);
-  r.mode = 0755;
-  r.path = "/d";
-  v.push_back(r);
-  r = base(Op::kReaddir);
+  v.push_back(path_op(base(Op::kCreate), "/a/b", 0644, 0101));
+  v.push_back(path_op(base(Op::kOpen), "/x", 0, 2));
+  for (Op op : {Op::kStat, Op::kUnlink, Op::kRmdir}) v.push_back(path_op(base(op), "/dir/file"));
+  v.push_back(path_op(base(Op::kMkdir), "/d", 0755));
+  r = path_op(base(Op::kReaddir), "/");
   r.cookie = 77;
   r.max_entries = 100;
-  r.path = "/";
   v.push_back(r);
-  r = base(Op::kRename);
-  r.path = "/old";
+  r = path_op(base(Op::kRename), "/old");
   r.path2 = "/new/name";
   r.flags = kFlagRenameAttach;
   r.attr = Attr{77, 5000, 0100600, 1, 1, 2, 3};
   v.push_back(r);
-  r = base(Op::kTruncate);
+  r = path_op(base(Op::kTruncate), "/t");
   r.length = 1ull << 40;
-  r.path = "/t";
   v.push_back(r);
-  r = base(Op::kSetSize);
+  r = path_op(base(Op::kSetSize), "/s");
   r.ino = 9;
   r.length = 12345;
-  r.path = "/s";
   v.push_back(r);
-  r = base(Op::kWriteChunk);
-  r.ino = 1;
-  r.index = 2;
-  r.offset = 3;
-  r.length = 5;
-  v.push_back(r);
-  r = base(Op::kReadChunk);
-  r.ino = 4;
-  r.index = 5;
-  r.offset = 6;
-  r.length = 7;
-  v.push_back(r);
-  r = base(Op::kRemoveChunks);
-  r.ino = 8;
-  r.length = 4096;
-  v.push_back(r);
+  v.push_back(chunk_op(base(Op::kWriteChunk), 1, 2, 3, 5));
+  v.push_back(chunk_op(base(Op::kReadChunk), 4, 5, 6, 7));
+  v.push_back(chunk_op(base(Op::kRemoveChunks), 8, 0, 0, 4096));
   v.push_back(base(Op::kStatfs));
-  r = base(Op::kSetAttr);
+  r = path_op(base(Op::kSetAttr), "/m");
   r.flags = kFlagSetMode | kFlagSetMtime;
   r.attr.mode = 0640;
   r.attr.atime_ns = kTimeNow;
   r.attr.mtime_ns = -1'000'000'007;
-  r.path = "/m";
   v.push_back(r);
   return v;
 }
