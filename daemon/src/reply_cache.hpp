@@ -1,11 +1,12 @@
 #pragma once
 // At-most-once execution for requests that carry wire::kFlagOnce (the ones
 // a retry must not execute twice: create with O_EXCL, unlink, mkdir, rmdir,
-// rename, truncate, remove_chunks). A client retries such a request after its connection was lost
-// with the same request id; the server keeps the replies it sent recently
-// per client id, server-wide (the retry may land on another progress thread
-// after a reconnect) and across the client's eviction, and answers a repeat
-// with the first reply instead of executing it again.
+// rename, truncate, remove_chunks). A client retries such a request after
+// its connection was lost with the same request id; the server keeps the
+// replies it sent recently per client id, server-wide (the retry may land
+// on another progress thread after a reconnect) and across the client's
+// eviction, and answers a repeat with the first reply instead of executing
+// it again.
 //
 // Bounds (docs/RELIABILITY.md): the last kPerClient replies of each client,
 // for at most max_clients client ids (the least recently active go first).

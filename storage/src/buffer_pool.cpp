@@ -133,7 +133,7 @@ void BufferPool::release(std::byte* data) {
   cold_.push_back(data);
 }
 
-bool BufferPool::fill_one(std::unique_lock<std::mutex>& lock, uint64_t* populate_ns) {
+bool BufferPool::fill_one(std::unique_lock<std::mutex>& lock, bool for_reserve) {
   std::byte* p = take_fresh_locked();
   if (p == nullptr) return false;
   ++refilling_;
@@ -144,19 +144,26 @@ bool BufferPool::fill_one(std::unique_lock<std::mutex>& lock, uint64_t* populate
   lock.lock();
   --refilling_;
   warm_.push_back(Warm{p, true});
-  if (populate_ns != nullptr) *populate_ns = dt;
+  if (for_reserve) {
+    ++refilled_;
+    refill_ns_ += dt;
+  }
   return true;
 }
 
 uint64_t BufferPool::prefault(uint64_t bytes) {
   const uint64_t want = std::min(bytes, retain_) / size_;
   std::unique_lock lock(mu_);
-  while (warm_.size() + refilling_ < want && fill_one(lock, nullptr)) {
+  while (warm_.size() + refilling_ < want && fill_one(lock, /*for_reserve=*/false)) {
   }
   return warm_.size() * size_;
 }
 
 bool BufferPool::reserve_full_locked() const { return warm_.size() * size_ + size_ > reserve_; }
+
+void BufferPool::note_full_locked() {
+  if (full_ns_ == 0 && reserve_full_locked()) full_ns_ = std::max<uint64_t>(1, now_ns() - created_ns_);
+}
 
 bool BufferPool::refill_wanted_locked() const {
   const uint64_t have = (warm_.size() + refilling_) * size_;
@@ -186,7 +193,7 @@ void BufferPool::refill_loop() {
     if (last_activity_ns_.load(std::memory_order_relaxed) != 0) go_idle();
     if (!refill_wanted_locked()) {
       go_idle();
-      if (full_ns_ == 0 && reserve_full_locked()) full_ns_ = std::max<uint64_t>(1, now_ns() - created_ns_);
+      note_full_locked();
       full_cv_.notify_all();
       refill_cv_.wait_for(lock, kRefillRecheck);
       continue;
@@ -199,13 +206,8 @@ void BufferPool::refill_loop() {
       refill_cv_.wait_for(lock, std::chrono::nanoseconds(kQuietNs - since));
       continue;
     }
-    uint64_t ns = 0;
-    if (fill_one(lock, &ns)) {
-      ++refilled_;
-      refill_ns_ += ns;
-    } else {  // the kernel refused another slab: try again later
+    if (!fill_one(lock, /*for_reserve=*/true))  // the kernel refused another slab: try again later
       refill_cv_.wait_for(lock, kRefillRecheck);
-    }
   }
   full_cv_.notify_all();
 }
@@ -217,17 +219,13 @@ bool BufferPool::wait_reserve(int timeout_ms) {
   // The waiter fills beside the refill thread: where first touch is slow (a
   // VM whose host takes freed memory back), half of all server starts here
   // had 100-360 of 376 MiB resident after 300 ms with one filler.
-  while (!stop_ && refill_wanted_locked() && std::chrono::steady_clock::now() < deadline) {
-    uint64_t ns = 0;
-    if (!fill_one(lock, &ns)) break;
-    ++refilled_;
-    refill_ns_ += ns;
+  while (!stop_ && refill_wanted_locked() && std::chrono::steady_clock::now() < deadline &&
+         fill_one(lock, /*for_reserve=*/true)) {
   }
   full_cv_.wait_until(lock, deadline,
                       [this] { return stop_ || (refilling_ == 0 && !refill_wanted_locked()); });
-  const bool full = reserve_full_locked();
-  if (full && full_ns_ == 0) full_ns_ = std::max<uint64_t>(1, now_ns() - created_ns_);
-  return full;
+  note_full_locked();
+  return reserve_full_locked();
 }
 
 BufferPoolStats BufferPool::stats() const {

@@ -929,6 +929,16 @@ int refill_policy() {
   return policy;
 }
 
+// refill_policy() once it is `want`, or what it is after 2 s of waiting.
+int await_refill_policy(int want) {
+  int policy = refill_policy();
+  for (int i = 0; i < 400 && policy != want; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    policy = refill_policy();
+  }
+  return policy;
+}
+
 // The first fill runs at normal priority (at SCHED_IDLE it got little of a
 // machine busy starting up) until the store first serves data; from then
 // on it yields to anything else that wants a core.
@@ -937,25 +947,17 @@ TEST(ChunkStoreReserve, FirstFillAtNormalPriorityUntilDataIsServed) {
   {
     // Seconds of page faults: the fill is still running when looked at.
     ChunkStore s(kCs, 0, pool_opts(2048 * kCs, true, 2048 * kCs));
-    int started = -1;  // until the thread has named itself
-    for (int i = 0; i < 400 && (started = refill_policy()) == -1; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    EXPECT_EQ(started, SCHED_OTHER);
+    EXPECT_EQ(await_refill_policy(SCHED_OTHER), SCHED_OTHER);
     ASSERT_LT(s.stats().pool.warm_bytes, 2048 * kCs) << "the fill finished before it was looked at";
     write_pat(s, {1, 0}, 0, kCs);
-    int policy = -1;
-    for (int i = 0; i < 400 && (policy = refill_policy()) != SCHED_IDLE; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    EXPECT_EQ(policy, SCHED_IDLE) << "the fill kept its priority while data was served";
+    EXPECT_EQ(await_refill_policy(SCHED_IDLE), SCHED_IDLE)
+        << "the fill kept its priority while data was served";
   }
   EXPECT_EQ(refill_policy(), -1) << "the refill thread outlived its store";
   // A reserve that fills before any data: idle from then on too.
   ChunkStore s(kCs, 0, pool_opts(8 * kCs, true, 8 * kCs));
   ASSERT_TRUE(s.wait_reserve(20000));
-  int policy = -1;
-  for (int i = 0; i < 400 && (policy = refill_policy()) != SCHED_IDLE; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(policy, SCHED_IDLE);
+  EXPECT_EQ(await_refill_policy(SCHED_IDLE), SCHED_IDLE);
 }
 
 TEST(ChunkStoreReserve, NoReserveNoThreadAndWaitSaysSo) {

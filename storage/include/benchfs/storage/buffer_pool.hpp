@@ -25,10 +25,10 @@
 // tops the warm list up after acquire() takes from it, one buffer at a time,
 // at the lowest CPU priority (SCHED_IDLE: it runs only on a core that
 // nothing else wants) and only once the owner has served no data for 20 ms
-// (between benchmark
-// phases, never during one: a refill thread beside a busy server and client
-// also made adaptive polling see the machine as oversubscribed; 64 KiB reads
-// swung 10x, a first write phase fell from 2,500 to 230 MiB/s). Pages are
+// (between benchmark phases, never during one: a refill thread beside a
+// busy server and client also made adaptive polling see the machine as
+// oversubscribed; 64 KiB reads swung 10x, a first write phase fell from
+// 2,500 to 230 MiB/s). Pages are
 // made resident by a write per page (with huge pages one fault per 2 MiB:
 // about 140-200 us per MiB here once the VM's memory is backed by the host,
 // 1.4-2 ms on memory the VM never touched; 4 KiB pages cost 500-750 us).
@@ -120,11 +120,13 @@ class BufferPool {
   /// Makes every page of a buffer resident.
   void populate(std::byte* data) const;
   /// With mu_ held (released while it faults pages in): puts one more
-  /// populated, zeroed buffer on the warm list and says how long the
-  /// populating took (if populate_ns); false when no memory is left.
-  bool fill_one(std::unique_lock<std::mutex>& lock, uint64_t* populate_ns);
+  /// populated, zeroed buffer on the warm list, counted in refilled /
+  /// refill_ns when `for_reserve`; false when no memory is left.
+  bool fill_one(std::unique_lock<std::mutex>& lock, bool for_reserve);
   /// With mu_ held: the warm list holds the reserve's target.
   bool reserve_full_locked() const;
+  /// With mu_ held: records when the reserve was first full (full_ns_).
+  void note_full_locked();
   void refill_loop();
   /// With mu_ held: the refill would add a buffer now.
   bool refill_wanted_locked() const;
