@@ -100,12 +100,12 @@ struct Client::Pending {
   void* recv_buf = nullptr;
   size_t recv_cap = 0;
   size_t recv_len = 0;
-  ucs_status_ptr_t send_req = nullptr;
-  ucs_status_ptr_t recv_req = nullptr;
+  net::Request send_req;
+  net::Request recv_req;
   /// Header and variable fields: UCX reads them until the send completes,
   /// which may be after the call gave up (Client::abandon keeps them).
   std::unique_ptr<SendBuffers> bufs;
-  [[nodiscard]] bool finished() const { return done && send_req == nullptr && recv_req == nullptr; }
+  [[nodiscard]] bool finished() const { return done && !send_req.has_request() && !recv_req.has_request(); }
 };
 
 struct Client::Conn {
@@ -226,21 +226,20 @@ Client::~Client() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!worker_) return;
   for (auto& c : conns_) {
-    close_later(c->ep);
+    closes_.close(c->ep);
     c->state = Conn::State::kDown;
   }
-  for (auto& r : retiring_) close_later(r.ep);
+  for (auto& r : retiring_) closes_.close(r.ep);
   retiring_.clear();
   const uint64_t deadline = now_ns() + kCloseBoundNs;
-  while (!closing_.empty() && now_ns() < deadline) {
+  while (!closes_.empty() && now_ns() < deadline) {
     progress_until_idle();
-    if (closing_.empty()) break;
+    if (closes_.empty()) break;
     sleep_on_worker(lock, 5);
   }
-  const size_t stuck = closing_.size() + orphans_.size();
-  for (ucs_status_ptr_t r : closing_) ucp_request_free(r);
-  closing_.clear();
-  for (Orphan& o : orphans_) ucp_request_free(o.req);
+  const size_t stuck = closes_.size() + orphans_.size();
+  closes_.abandon_all();
+  for (Orphan& o : orphans_) o.req.reset();
   conns_.clear();
   if (stuck != 0) {
     // An endpoint to a server that stopped answering still holds queued
@@ -273,7 +272,7 @@ Client::~Client() {
 // ------------------------------------------------------------- connecting
 
 void Client::start_connect(Conn& c) {
-  close_later(c.ep);
+  closes_.close(c.ep);
   c.needs_close = false;
   c.session = 0;
   c.thread = -1;
@@ -515,21 +514,13 @@ Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* d
     data = b.var.data();
     len = var;
   }
-  ucp_request_param_t prm{};
-  prm.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-  prm.flags = UCP_AM_SEND_FLAG_REPLY | (eager ? UCP_AM_SEND_FLAG_EAGER : 0);
-  ucs_status_ptr_t s =
-      ucp_am_send_nbx(c.ep.get(), wire::kAmRequest, b.hdr.data(), b.hdr.size, data, len, &prm);
-  if (UCS_PTR_IS_ERR(s)) return net::ucs_to_status(UCS_PTR_STATUS(s), "send");
-  p.send_req = s;
+  net::Request s = c.ep.am_send(wire::kAmRequest, b.hdr.data(), b.hdr.size, data, len,
+                                UCP_AM_SEND_FLAG_REPLY | (eager ? UCP_AM_SEND_FLAG_EAGER : 0));
+  if (s.failed()) return net::ucs_to_status(s.status(), "send");
+  p.send_req = std::move(s);
   add_pending(&p);
   ++stats_.rpcs;
   return Status();
-}
-
-void Client::close_later(net::Endpoint& ep) {
-  ucs_status_ptr_t r = ep.close_nb();
-  if (r != nullptr) closing_.push_back(r);
 }
 
 bool Client::sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms, bool* woken) {
@@ -552,7 +543,7 @@ unsigned Client::progress_until_idle() {
     for (auto& c : conns_) {
       if (c->needs_close) {
         c->needs_close = false;
-        close_later(c->ep);
+        closes_.close(c->ep);
       }
     }
     if (!retiring_.empty()) {
@@ -560,7 +551,7 @@ unsigned Client::progress_until_idle() {
       for (size_t i = 0; i < retiring_.size();) {
         Retiring& r = retiring_[i];
         if (r.failed || now >= r.deadline_ns) {
-          close_later(r.ep);
+          closes_.close(r.ep);
           retiring_[i] = std::move(retiring_.back());
           retiring_.pop_back();
         } else {
@@ -571,31 +562,22 @@ unsigned Client::progress_until_idle() {
     }
   }
   for (size_t i = 0; i < orphans_.size();) {
-    if (ucp_request_check_status(orphans_[i].req) != UCS_INPROGRESS) {
-      ucp_request_free(orphans_[i].req);
+    if (!orphans_[i].req.in_progress()) {
+      orphans_[i].req.reset();
       orphans_[i] = std::move(orphans_.back());
       orphans_.pop_back();
     } else {
       ++i;
     }
   }
-  for (size_t i = 0; i < closing_.size();) {
-    if (ucp_request_check_status(closing_[i]) != UCS_INPROGRESS) {
-      ucp_request_free(closing_[i]);
-      closing_[i] = closing_.back();
-      closing_.pop_back();
-    } else {
-      ++i;
-    }
-  }
+  closes_.reap();
   return events;
 }
 
 bool Client::poll_pending(Pending& p) {
-  if (p.send_req != nullptr && ucp_request_check_status(p.send_req) != UCS_INPROGRESS) {
-    const ucs_status_t st = ucp_request_check_status(p.send_req);
-    ucp_request_free(p.send_req);
-    p.send_req = nullptr;
+  if (p.send_req.has_request() && !p.send_req.in_progress()) {
+    const ucs_status_t st = p.send_req.status();
+    p.send_req.reset();
     if (st != UCS_OK && !p.done) {
       p.done = true;
       p.err = request_errno(st);
@@ -660,28 +642,26 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
 void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
   (void)lock;
   remove_pending(p.id);
-  if (p.recv_req != nullptr) ucp_request_cancel(worker_->get(), p.recv_req);
+  p.recv_req.cancel(*worker_);
   // A send UCX still holds (UCX 1.13 cannot cancel sends; an endpoint in
   // error mode NONE cannot be force-closed) keeps its header and fields
   // alive until it completes or the client goes: freeing them made a
   // stopped server later receive registrations with garbage ids.
-  if (p.send_req != nullptr) {
-    if (ucp_request_check_status(p.send_req) == UCS_INPROGRESS) {
-      orphans_.push_back(Orphan{p.send_req, std::move(p.bufs)});
+  if (p.send_req.has_request()) {
+    if (p.send_req.in_progress()) {
+      orphans_.push_back(Orphan{std::move(p.send_req), std::move(p.bufs)});
     } else {
-      ucp_request_free(p.send_req);
+      p.send_req.reset();
     }
-    p.send_req = nullptr;
   }
   // A receive writes into the caller's buffer: it must be over before we
   // return. Its data moves locally (the peer need not run), so this is short.
   const uint64_t deadline = now_ns() + kAbandonBoundNs;
-  while (p.recv_req != nullptr && now_ns() < deadline) progress_until_idle();
-  if (p.recv_req != nullptr) {
+  while (p.recv_req.has_request() && now_ns() < deadline) progress_until_idle();
+  if (p.recv_req.has_request()) {
     spdlog::warn("client {}: a cancelled receive did not finish within {} ms", opts_.client_id,
                  kAbandonBoundNs / kMs);
-    ucp_request_free(p.recv_req);
-    p.recv_req = nullptr;
+    p.recv_req.reset();
   }
 }
 
@@ -1030,18 +1010,15 @@ ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data,
     return UCS_OK;
   }
   // Rendezvous: straight into the caller's buffer.
-  ucp_request_param_t prm{};
-  prm.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  prm.cb.recv_am = &Client::recv_done_cb;
-  prm.user_data = &p;
-  ucs_status_ptr_t s = ucp_am_recv_data_nbx(worker_->get(), data, p.recv_buf, len, &prm);
-  if (s == nullptr) {
+  // recv_done_cb frees the request; p holds it meanwhile (abandon may cancel it).
+  net::Request s = worker_->am_recv_data(data, p.recv_buf, len, &Client::recv_done_cb, &p);
+  if (s.empty()) {
     p.recv_len = len;
-  } else if (UCS_PTR_IS_ERR(s)) {
-    p.err = request_errno(UCS_PTR_STATUS(s));
+  } else if (s.failed()) {
+    p.err = request_errno(s.status());
     p.err_msg = "receiving reply data failed";
   } else {
-    p.recv_req = s;
+    p.recv_req = std::move(s);
   }
   return UCS_INPROGRESS;
 }
@@ -1054,8 +1031,9 @@ void Client::recv_done_cb(void* request, ucs_status_t status, size_t length, voi
     p->err = request_errno(status);
     p->err_msg = ucs_status_string(status);
   }
-  if (p->recv_req == request) p->recv_req = nullptr;
-  ucp_request_free(request);
+  // UCX hands the finished request to this callback, which frees it (p lets go of it first).
+  if (p->recv_req.get() == request) (void)p->recv_req.release();
+  net::Request(request).reset();
   p->conn->owner->wake_sleepers();
 }
 

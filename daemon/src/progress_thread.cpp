@@ -2,8 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
 #include "benchfs/core/clock.hpp"
 #include "handlers.hpp"
 #include "server_impl.hpp"
@@ -75,7 +73,7 @@ void ProgressThread::run(const CoreSet* core, const Topology* topo) {
     work += drain_inbox();
     work += run_deferred();
     if (stop_) {
-      if (retiring_.empty() || now_ns() >= drain_deadline_ns_) break;
+      if ((retiring_.empty() && closes_.empty()) || now_ns() >= drain_deadline_ns_) break;
     }
     idler.after_pass(
         work > 0, [this] { return inbox_.size_approx() > 0 || !failed_.empty(); }, stop_ ? 10 : kMaxSleepMs);
@@ -125,7 +123,7 @@ size_t ProgressThread::run_deferred() {
     }
     work += failed.size();
   }
-  if (!retiring_.empty()) work += advance_closes();
+  if (!retiring_.empty() || !closes_.empty()) work += advance_closes();
   return work;
 }
 
@@ -208,13 +206,13 @@ void ProgressThread::close_conn(Conn& conn, bool notify, wire::CloseReason reaso
     attach(ctx, conn);
     ctx->ep = conn.handle;
     ctx->reply_hdr = wire::encode_notify(n);
-    ucp_request_param_t p{};
-    p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-    p.cb.send = &ProgressThread::send_done_cb;
-    p.user_data = ctx;
-    ucs_status_ptr_t r = ucp_am_send_nbx(conn.handle, wire::kAmNotify, ctx->reply_hdr.data(),
-                                         ctx->reply_hdr.size, nullptr, 0, &p);
-    if (r == nullptr || UCS_PTR_IS_ERR(r)) release_ctx(ctx);
+    net::Request r = net::am_send(conn.handle, wire::kAmNotify, ctx->reply_hdr.data(), ctx->reply_hdr.size,
+                                  nullptr, 0, 0, &ProgressThread::send_done_cb, ctx);
+    if (r.empty() || r.failed()) {
+      release_ctx(ctx);
+    } else {
+      (void)r.release();  // send_done_cb recycles ctx and frees the request
+    }
     ++stats_.notifications;
   }
   // UCX 1.13 (with indirect ids) aborts the process ("ucp_ep.c:437
@@ -239,12 +237,8 @@ void ProgressThread::close_conn(Conn& conn, bool notify, wire::CloseReason reaso
 void ProgressThread::start_close(Conn& conn) {
   by_ep_.erase(conn.handle);
   conn.state = Conn::State::kClosing;
-  conn.close_req = conn.ep.close_nb();
-  if (conn.close_req == nullptr) {
-    erase_conn(conn.id);
-  } else if (std::find(retiring_.begin(), retiring_.end(), conn.id) == retiring_.end()) {
-    retiring_.push_back(conn.id);
-  }
+  // Kept under conn's id until UCX finishes it (advance_closes erases conn then).
+  if (!closes_.close(conn.ep, conn.id)) erase_conn(conn.id);
 }
 
 size_t ProgressThread::advance_closes() {
@@ -252,19 +246,10 @@ size_t ProgressThread::advance_closes() {
   const uint64_t now = now_ns();
   for (size_t i = 0; i < retiring_.size();) {
     Conn* c = find_by_id(retiring_[i]);
-    bool done = c == nullptr;
-    if (!done && c->state == Conn::State::kDraining &&
+    bool done = c == nullptr || c->state != Conn::State::kDraining;
+    if (!done &&
         ((c->inflight() == 0 && now >= c->close_not_before_ns) || now >= c->close_deadline_ns || stop_)) {
-      start_close(*c);
-      c = find_by_id(retiring_[i]);
-      done = c == nullptr;
-      ++work;
-    }
-    if (!done && c->state == Conn::State::kClosing &&
-        ucp_request_check_status(c->close_req) != UCS_INPROGRESS) {
-      ucp_request_free(c->close_req);
-      c->close_req = nullptr;
-      erase_conn(c->id);
+      start_close(*c);  // closing (in closes_) or gone
       done = true;
       ++work;
     }
@@ -275,6 +260,7 @@ size_t ProgressThread::advance_closes() {
       ++i;
     }
   }
+  work += closes_.reap([this](uint64_t id) { erase_conn(id); });
   return work;
 }
 
@@ -300,11 +286,10 @@ void ProgressThread::teardown() {
   for (auto& [id, conn] : conns_) {
     if (conn->state == Conn::State::kDraining) {
       conn->state = Conn::State::kClosing;
-      conn->close_req = conn->ep.close_nb();
+      closes_.close(conn->ep, id);
     }
-    if (conn->close_req != nullptr) ucp_request_free(conn->close_req);
-    conn->close_req = nullptr;
   }
+  closes_.abandon_all();
   conns_.clear();
   by_ep_.clear();
   retiring_.clear();
@@ -503,43 +488,41 @@ bool ProgressThread::send_reply(OpCtx* ctx, const void* data, size_t len) {
     os.latency_ticks.record(ticks() - ctx->t0_ticks);
     os.bytes_out += len;
   }
-  ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  p.cb.send = &ProgressThread::send_done_cb;
-  p.user_data = ctx;
-  ucs_status_ptr_t r =
-      ucp_am_send_nbx(ctx->ep, wire::kAmReply, ctx->reply_hdr.data(), ctx->reply_hdr.size, data, len, &p);
-  if (r == nullptr) {
+  // ctx->ep may be UCX's reply endpoint, which no net::Endpoint owns.
+  net::Request r = net::am_send(ctx->ep, wire::kAmReply, ctx->reply_hdr.data(), ctx->reply_hdr.size, data,
+                                len, 0, &ProgressThread::send_done_cb, ctx);
+  if (r.empty()) {
     release_ctx(ctx);
     return false;
   }
-  if (UCS_PTR_IS_ERR(r)) {
+  if (r.failed()) {
     ++stats_.send_errors;
-    spdlog::debug("thread {}: reply failed: {}", index_, ucs_status_string(UCS_PTR_STATUS(r)));
+    spdlog::debug("thread {}: reply failed: {}", index_, ucs_status_string(r.status()));
     release_ctx(ctx);
     return false;
   }
+  (void)r.release();
   return true;  // send_done_cb recycles ctx and frees the request
 }
 
 void ProgressThread::receive(OpCtx* ctx, void* desc, void* dst, size_t len,
                              void (*done)(OpCtx* ctx, ucs_status_t status, size_t length)) {
   ctx->on_received = done;
-  ucp_request_param_t p{};
-  p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
-  p.cb.recv_am = &ProgressThread::recv_done_cb;
-  p.user_data = ctx;
-  ucs_status_ptr_t r = ucp_am_recv_data_nbx(worker_.get(), desc, dst, len, &p);
-  if (r == nullptr) {
+  net::Request r = worker_.am_recv_data(desc, dst, len, &ProgressThread::recv_done_cb, ctx);
+  if (r.empty()) {
     done(ctx, UCS_OK, len);
-  } else if (UCS_PTR_IS_ERR(r)) {
-    done(ctx, UCS_PTR_STATUS(r), 0);
+  } else if (r.failed()) {
+    done(ctx, r.status(), 0);
+  } else {
+    (void)r.release();  // recv_done_cb frees it
   }
 }
 
+// UCX hands each finished request of ours to these callbacks, which free it.
+
 void ProgressThread::recv_done_cb(void* request, ucs_status_t status, size_t length, void* user_data) {
   auto* ctx = static_cast<OpCtx*>(user_data);
-  ucp_request_free(request);
+  net::Request(request).reset();
   ctx->on_received(ctx, status, length);
 }
 
@@ -548,7 +531,7 @@ void ProgressThread::send_done_cb(void* request, ucs_status_t status, void* user
   auto* self = static_cast<ProgressThread*>(ctx->host);
   if (status != UCS_OK && status != UCS_ERR_CANCELED) ++self->stats_.send_errors;
   self->release_ctx(ctx);
-  ucp_request_free(request);
+  net::Request(request).reset();
 }
 
 // ------------------------------------------------------------- ctx pool

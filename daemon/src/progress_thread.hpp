@@ -45,7 +45,8 @@ struct Command {
 ///   open      requests are served
 ///   draining  dropped (evicted, failed, shutting down): requests get
 ///             ENOTCONN; the endpoint is closed once none of ours is in flight
-///   closing   the endpoint's close request is in flight
+///   closing   the endpoint's close request is in flight (in the thread's
+///             CloseReaper, under the connection's id)
 struct Conn {
   enum class State : uint8_t { kOpen, kDraining, kClosing };
   uint64_t id = 0;  ///< never reused on this thread (UCX reuses endpoint handles)
@@ -60,9 +61,8 @@ struct Conn {
   /// Requests in flight (attached OpCtx), shared with the registry entry so
   /// that eviction can pass over a client that is working.
   std::shared_ptr<registry::ClientActivity> activity = std::make_shared<registry::ClientActivity>();
-  uint64_t close_not_before_ns = 0;      ///< draining: not closed before (UCX's acks go out)
-  uint64_t close_deadline_ns = 0;        ///< draining: closed then even with requests in flight
-  ucs_status_ptr_t close_req = nullptr;  ///< closing
+  uint64_t close_not_before_ns = 0;  ///< draining: not closed before (UCX's acks go out)
+  uint64_t close_deadline_ns = 0;    ///< draining: closed then even with requests in flight
 
   [[nodiscard]] uint32_t inflight() const { return activity->inflight.load(std::memory_order_relaxed); }
 };
@@ -118,7 +118,8 @@ class ProgressThread final : public RequestHost {
   void close_conn(Conn& c, bool notify, wire::CloseReason reason);
   /// Draining -> closing (or gone, when UCX closes at once).
   void start_close(Conn& c);
-  /// Moves draining and closing connections on; returns the steps taken.
+  /// Moves draining connections on and erases those whose close finished;
+  /// returns the steps taken.
   size_t advance_closes();
   /// The connection with endpoint handle ep, open or draining.
   Conn* find_by_ep(ucp_ep_h ep);
@@ -166,8 +167,10 @@ class ProgressThread final : public RequestHost {
   /// Endpoint handle -> id for open and draining connections (UCX's
   /// callbacks name the endpoint); an entry goes when the close starts.
   std::unordered_map<ucp_ep_h, uint64_t> by_ep_;
-  /// Ids of the draining and closing connections (advance_closes' work list).
+  /// Ids of the draining connections (advance_closes' work list).
   std::vector<uint64_t> retiring_;
+  /// Close requests of the closing connections, by connection id.
+  net::CloseReaper closes_;
   /// Connections whose endpoint failed (recorded by ep_error_cb, closed by the loop).
   std::vector<uint64_t> failed_;
   uint64_t next_conn_id_ = 1;

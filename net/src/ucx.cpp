@@ -285,28 +285,24 @@ Result<Endpoint> Endpoint::connect_to_worker(Worker& worker, std::string_view ad
   return Endpoint(ep);
 }
 
-Endpoint::~Endpoint() {
-  ucs_status_ptr_t r = close_nb();
-  if (UCS_PTR_IS_PTR(r)) ucp_request_free(r);
-}
+Endpoint::~Endpoint() { close_nb().reset(); }
 
 Endpoint& Endpoint::operator=(Endpoint&& o) noexcept {
   if (this != &o) {
-    ucs_status_ptr_t r = close_nb();
-    if (UCS_PTR_IS_PTR(r)) ucp_request_free(r);
+    close_nb().reset();
     ep_ = std::exchange(o.ep_, nullptr);
   }
   return *this;
 }
 
-ucs_status_ptr_t Endpoint::close_nb() {
+Request Endpoint::close_nb() {
   ucp_ep_h ep = std::exchange(ep_, nullptr);
-  if (ep == nullptr) return nullptr;
+  if (ep == nullptr) return Request();
   ucp_request_param_t p{};
   p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
   p.flags = 0;
   ucs_status_ptr_t r = ucp_ep_close_nbx(ep, &p);
-  return UCS_PTR_IS_ERR(r) ? nullptr : r;
+  return Request(UCS_PTR_IS_ERR(r) ? nullptr : r);
 }
 
 std::string Endpoint::info() const {

@@ -397,10 +397,9 @@ Status RawClient::connect(const std::string& host, uint16_t port) {
 }
 
 void RawClient::close() {
-  ucs_status_ptr_t r = ep_.close_nb();
-  if (r == nullptr) return;
-  progress_until([r] { return ucp_request_check_status(r) != UCS_INPROGRESS; }, 3000);
-  ucp_request_free(r);
+  net::Request r = ep_.close_nb();
+  if (!r.has_request()) return;
+  progress_until([&r] { return !r.in_progress(); }, 3000);
 }
 
 bool RawClient::progress_until(const std::function<bool()>& done, int timeout_ms) {

@@ -181,8 +181,6 @@ class Client {
   /// Fails the calls on c and takes it down. `server_closes`: the server is
   /// closing its side (eviction), so ours waits for that disconnect.
   void mark_broken(Conn& c, int err, const char* why, bool server_closes = false);
-  /// Starts a flushing close of ep; progress_until_idle reaps it.
-  void close_later(net::Endpoint& ep);
   /// Arms the worker and sleeps on its event fd (lock released) for at most
   /// max_ms. False, without sleeping, when events are already pending.
   bool sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms, bool* woken = nullptr);
@@ -248,10 +246,11 @@ class Client {
   void remove_pending(uint64_t id);
   template <class F>
   void for_each_pending(F&& f);
-  std::vector<ucs_status_ptr_t> closing_;
+  /// Flushing closes of our endpoints (closes_.close(ep)); progress_until_idle reaps them.
+  net::CloseReaper closes_;
   /// Sends given up on while UCX still held them, with the buffers they read.
   struct Orphan {
-    ucs_status_ptr_t req = nullptr;
+    net::Request req;
     std::unique_ptr<SendBuffers> bufs;
   };
   std::vector<Orphan> orphans_;

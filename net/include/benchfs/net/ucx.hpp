@@ -1,8 +1,12 @@
 #pragma once
 // RAII owners of UCX handles: Context, Worker, Listener, ConnRequest,
-// Endpoint. One owner class per handle; copy deleted, move via std::exchange,
-// destructors never throw. A Worker (and every Endpoint on it) is touched only
-// by the thread that owns it, except Worker::signal().
+// Endpoint, Request. One owner class per handle; copy deleted, move via
+// std::exchange, destructors never throw. A Worker (and every Endpoint and
+// Request on it) is touched only by the thread that owns it, except
+// Worker::signal(). The UCX operations BenchFS uses are here too: active
+// message sends (Endpoint::am_send, am_send on a raw handle), receives of
+// rendezvous data (Worker::am_recv_data), endpoint closes (Endpoint::close_nb)
+// and the one place closes in flight wait for UCX (CloseReaper).
 
 #include <ucp/api/ucp.h>
 
@@ -11,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "benchfs/core/status.hpp"
 #include "benchfs/net/sockaddr.hpp"
@@ -27,6 +32,87 @@ int ucs_to_errno(ucs_status_t s);
 /// then logs fatal errors only (process-wide; failures still reach us as
 /// statuses).
 void quiet_flush_errors();
+
+class Worker;
+
+/// The outcome of a nonblocking UCX call (ucs_status_ptr_t): empty (the
+/// operation finished inside the call), an error (failed inside the call), or
+/// a request, freed with ucp_request_free on destruction, reset() or move
+/// assignment. A request that has a completion callback belongs to UCX until
+/// the callback, which frees it: release() it after the call.
+class Request {
+ public:
+  Request() = default;
+  /// Adopts what a *_nbx call returned (or the request a callback was handed).
+  explicit Request(ucs_status_ptr_t r) : r_(r) {}
+  ~Request() { reset(); }
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+  Request(Request&& o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+  Request& operator=(Request&& o) noexcept {
+    if (this != &o) {
+      reset();
+      r_ = std::exchange(o.r_, nullptr);
+    }
+    return *this;
+  }
+
+  /// Neither a request nor an error: finished inside the call (or freed,
+  /// released, moved from).
+  [[nodiscard]] bool empty() const { return r_ == nullptr; }
+  /// The call failed; status() says how.
+  [[nodiscard]] bool failed() const { return UCS_PTR_IS_ERR(r_); }
+  /// A request is held, completed or not.
+  [[nodiscard]] bool has_request() const { return UCS_PTR_IS_PTR(r_); }
+  /// A request is held that UCX has not completed.
+  [[nodiscard]] bool in_progress() const {
+    return UCS_PTR_IS_PTR(r_) && ucp_request_check_status(r_) == UCS_INPROGRESS;
+  }
+  /// UCS_OK when empty, the error when failed, else the request's status
+  /// (UCS_INPROGRESS until it completes).
+  [[nodiscard]] ucs_status_t status() const {
+    return UCS_PTR_IS_PTR(r_) ? ucp_request_check_status(r_) : UCS_PTR_STATUS(r_);
+  }
+  /// The request (or status pointer) held.
+  [[nodiscard]] ucs_status_ptr_t get() const { return r_; }
+  /// Asks UCX to cancel the request (it completes with UCS_ERR_CANCELED; it
+  /// stays held until freed).
+  void cancel(const Worker& worker);
+  /// Gives the request up without freeing it (its callback frees it).
+  ucs_status_ptr_t release() { return std::exchange(r_, nullptr); }
+  /// Frees the request now, whatever its state: UCX goes on with the
+  /// operation but calls no callback of it any more.
+  void reset() {
+    if (UCS_PTR_IS_PTR(r_)) ucp_request_free(r_);
+    r_ = nullptr;
+  }
+
+ private:
+  ucs_status_ptr_t r_ = nullptr;
+};
+
+/// ucp_am_send_nbx of active message `id` (header + data, UCP_AM_SEND_FLAG_*
+/// `flags`) on `ep`, which may be a handle no Endpoint owns (the reply
+/// endpoint UCX hands an AM callback). With `done`, UCX calls done(request,
+/// status, user_data) on completion unless the send finished or failed
+/// inside the call, and the callback frees the request (release() the
+/// result); without, the caller holds it. Parameter fields are named only
+/// when used, as a hand-built call would.
+[[nodiscard]] inline Request am_send(ucp_ep_h ep, unsigned id, const void* header, size_t header_len,
+                                     const void* data, size_t len, uint32_t flags,
+                                     ucp_send_nbx_callback_t done = nullptr, void* user_data = nullptr) {
+  ucp_request_param_t p{};
+  if (flags != 0) {
+    p.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
+    p.flags = flags;
+  }
+  if (done != nullptr) {
+    p.op_attr_mask |= UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+    p.cb.send = done;
+    p.user_data = user_data;
+  }
+  return Request(ucp_am_send_nbx(ep, id, header, header_len, data, len, &p));
+}
 
 class Context {
  public:
@@ -67,6 +153,22 @@ class Worker {
   /// This worker's UCX address (what Endpoint::connect_to_worker takes),
   /// as bytes. Throws Error.
   [[nodiscard]] std::string address() const;
+  /// ucp_am_recv_data_nbx: receives the `len` bytes of rendezvous data
+  /// descriptor `desc` (an AM callback's data) into `dst`. With `done`, UCX
+  /// calls done(request, status, length, user_data) on completion unless the
+  /// receive finished or failed inside the call, and the callback frees the
+  /// request; the caller may still cancel it until then.
+  [[nodiscard]] Request am_recv_data(void* desc, void* dst, size_t len,
+                                     ucp_am_recv_data_nbx_callback_t done = nullptr,
+                                     void* user_data = nullptr) {
+    ucp_request_param_t p{};
+    if (done != nullptr) {
+      p.op_attr_mask = UCP_OP_ATTR_FIELD_CALLBACK | UCP_OP_ATTR_FIELD_USER_DATA;
+      p.cb.recv_am = done;
+      p.user_data = user_data;
+    }
+    return Request(ucp_am_recv_data_nbx(w_, desc, dst, len, &p));
+  }
 
  private:
   ucp_worker_h w_ = nullptr;
@@ -143,16 +245,81 @@ class Endpoint {
 
   [[nodiscard]] ucp_ep_h get() const { return ep_; }
   explicit operator bool() const { return ep_ != nullptr; }
+  /// net::am_send on this endpoint (which must be open).
+  [[nodiscard]] Request am_send(unsigned id, const void* header, size_t header_len, const void* data,
+                                size_t len, uint32_t flags, ucp_send_nbx_callback_t done = nullptr,
+                                void* user_data = nullptr) const {
+    return net::am_send(ep_, id, header, header_len, data, len, flags, done, user_data);
+  }
   /// Starts a flushing close and gives up the handle. Returns the close
-  /// request to progress (null when it finished at once or failed); the
-  /// caller frees it with ucp_request_free once done or abandoned. (UCX
-  /// refuses a forced close unless the endpoint uses error mode PEER.)
-  ucs_status_ptr_t close_nb();
+  /// request to progress (empty when it finished at once or failed), freed
+  /// once done or abandoned (a CloseReaper does both). (UCX refuses a forced
+  /// close unless the endpoint uses error mode PEER.)
+  [[nodiscard]] Request close_nb();
   /// ucp_ep_print_info into a string.
   [[nodiscard]] std::string info() const;
 
  private:
   ucp_ep_h ep_ = nullptr;
 };
+
+/// Endpoint closes in flight, until UCX finishes them: the client's and each
+/// progress thread's one list of them. Each close may carry an id (the
+/// caller's name for its connection) that reap() reports when it is done.
+/// Used by the thread that owns the worker only.
+class CloseReaper {
+ public:
+  /// Starts ep's close (Endpoint::close_nb) and keeps its request. False
+  /// when there is none to keep (the close finished at once, or failed).
+  bool close(Endpoint& ep, uint64_t id = 0) { return add(ep.close_nb(), id); }
+  /// Keeps close request `req`; false (nothing kept) when it holds none.
+  bool add(Request&& req, uint64_t id = 0) {
+    if (!req.has_request()) return false;
+    closes_.push_back(Close{std::move(req), id});
+    return true;
+  }
+  /// Frees the closes UCX has finished, calling closed(id) after freeing
+  /// each. Returns how many.
+  template <class F>
+  size_t reap(F&& closed) {
+    size_t n = 0;
+    for (size_t i = 0; i < closes_.size();) {
+      if (closes_[i].req.in_progress()) {
+        ++i;
+        continue;
+      }
+      const uint64_t id = closes_[i].id;
+      closes_[i].req.reset();
+      closes_[i] = std::move(closes_.back());
+      closes_.pop_back();
+      ++n;
+      closed(id);
+    }
+    return n;
+  }
+  size_t reap() {
+    return reap([](uint64_t) {});
+  }
+  /// Frees every close still held, finished or not (UCX goes on with the
+  /// unfinished ones, unwatched). Returns how many.
+  size_t abandon_all() {
+    const size_t n = closes_.size();
+    closes_.clear();
+    return n;
+  }
+  [[nodiscard]] size_t size() const { return closes_.size(); }
+  [[nodiscard]] bool empty() const { return closes_.empty(); }
+
+ private:
+  struct Close {
+    Request req;
+    uint64_t id = 0;
+  };
+  std::vector<Close> closes_;
+};
+
+inline void Request::cancel(const Worker& worker) {
+  if (UCS_PTR_IS_PTR(r_)) ucp_request_cancel(worker.get(), r_);
+}
 
 }  // namespace benchfs::net
