@@ -446,7 +446,7 @@ void Client::mark_broken(Conn& c, int err, const char* why, bool server_closes) 
   // Calls on this connection fail now; their waiters still wait for UCX to
   // let go of their buffers (Pending::finished) before returning.
   std::vector<uint64_t> failed;
-  for_each_pending([&](Pending* p) {
+  pending_.for_each([&](Pending* p) {
     if (p->conn == &c && !p->done) {
       p->done = true;
       p->err = err;
@@ -454,43 +454,10 @@ void Client::mark_broken(Conn& c, int err, const char* why, bool server_closes) 
       failed.push_back(p->id);
     }
   });
-  for (uint64_t id : failed) remove_pending(id);
+  for (uint64_t id : failed) pending_.remove(id);
 }
 
 // ------------------------------------------------------------------ RPCs
-
-void Client::add_pending(Pending* p) {
-  Pending*& slot = pending_slots_[p->id % kPendingSlots];
-  if (slot == nullptr) {
-    slot = p;
-  } else {
-    pending_overflow_.emplace(p->id, p);
-  }
-}
-
-Client::Pending* Client::find_pending(uint64_t id) const {
-  Pending* p = pending_slots_[id % kPendingSlots];
-  if (p != nullptr && p->id == id) return p;
-  if (pending_overflow_.empty()) return nullptr;
-  auto it = pending_overflow_.find(id);
-  return it == pending_overflow_.end() ? nullptr : it->second;
-}
-
-void Client::remove_pending(uint64_t id) {
-  Pending*& slot = pending_slots_[id % kPendingSlots];
-  if (slot != nullptr && slot->id == id) {
-    slot = nullptr;
-  } else if (!pending_overflow_.empty()) {
-    pending_overflow_.erase(id);
-  }
-}
-
-template <class F>
-void Client::for_each_pending(F&& f) {
-  for (Pending* p : pending_slots_)
-    if (p != nullptr) f(p);
-  for (auto& [id, p] : pending_overflow_) f(p);
-}
 
 Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len,
                     uint64_t request_id, bool once) {
@@ -518,7 +485,7 @@ Status Client::post(Conn& c, Pending& p, const wire::Request& req, const void* d
                                 UCP_AM_SEND_FLAG_REPLY | (eager ? UCP_AM_SEND_FLAG_EAGER : 0));
   if (s.failed()) return net::ucs_to_status(s.status(), "send");
   p.send_req = std::move(s);
-  add_pending(&p);
+  pending_.add(&p);
   ++stats_.rpcs;
   return Status();
 }
@@ -582,7 +549,7 @@ bool Client::poll_pending(Pending& p) {
       p.done = true;
       p.err = request_errno(st);
       p.err_msg = ucs_status_string(st);
-      remove_pending(p.id);
+      pending_.remove(p.id);
     }
   }
   return p.finished();
@@ -641,7 +608,7 @@ Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t dea
 
 void Client::abandon(std::unique_lock<std::mutex>& lock, Pending& p) {
   (void)lock;
-  remove_pending(p.id);
+  pending_.remove(p.id);
   p.recv_req.cancel(*worker_);
   // A send UCX still holds (UCX 1.13 cannot cancel sends; an endpoint in
   // error mode NONE cannot be force-closed) keeps its header and fields
@@ -679,7 +646,7 @@ Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& 
     return st;
   }
   Status st = wait(lock, p, deadline_ns);
-  remove_pending(p.id);  // p lives on this stack frame only
+  pending_.remove(p.id);  // p lives on this stack frame only
   if (!st) {
     ++stats_.timeouts;
     abandon(lock, p);
@@ -981,13 +948,13 @@ ucs_status_t Client::on_reply(const void* header, size_t header_len, void* data,
     ++stats_.stray_replies;
     return UCS_OK;
   }
-  Pending* found = find_pending(r->request_id);
+  Pending* found = pending_.find(r->request_id);
   if (found == nullptr) {
     ++stats_.stray_replies;
     return UCS_OK;
   }
   Pending& p = *found;
-  remove_pending(p.id);
+  pending_.remove(p.id);
   p.reply = *r;
   p.done = true;
   if (p.op == wire::Op::kRegisterClient && r->status == 0 && p.conn != nullptr && p.conn->reg.get() == &p &&

@@ -10,9 +10,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "benchfs/client/pending_table.hpp"
 #include "benchfs/core/status.hpp"
 #include "benchfs/net/codec.hpp"
 #include "benchfs/net/poll.hpp"
@@ -236,16 +236,7 @@ class Client {
   std::unique_ptr<net::Context> ctx_;
   std::unique_ptr<net::Worker> worker_;
   std::vector<std::unique_ptr<Conn>> conns_;
-  /// Calls awaiting replies, by request id: a slot per id modulo the table
-  /// size (no allocation per call), an overflow map for the rare collision.
-  static constexpr size_t kPendingSlots = 1024;
-  std::vector<Pending*> pending_slots_ = std::vector<Pending*>(kPendingSlots, nullptr);
-  std::unordered_map<uint64_t, Pending*> pending_overflow_;
-  void add_pending(Pending* p);
-  Pending* find_pending(uint64_t id) const;
-  void remove_pending(uint64_t id);
-  template <class F>
-  void for_each_pending(F&& f);
+  PendingTable<Pending> pending_;  ///< calls awaiting replies, by request id
   /// Flushing closes of our endpoints (closes_.close(ep)); progress_until_idle reaps them.
   net::CloseReaper closes_;
   /// Sends given up on while UCX still held them, with the buffers they read.
