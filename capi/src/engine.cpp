@@ -1,7 +1,6 @@
 #include "benchfs/client/engine.hpp"
 
 #include <poll.h>
-#include <sched.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -16,18 +15,17 @@
 #include "benchfs/core/random.hpp"
 #include "benchfs/core/units.hpp"
 #include "benchfs/registry/trust.hpp"
+#include "engine_internal.hpp"
 
 namespace benchfs::client {
 
 namespace {
 
-constexpr uint64_t kMs = 1'000'000ULL;
 // Closing endpoints at exit: a live server answers a flush within
 // milliseconds; a stopped one never does, and exit should not hang on it.
 constexpr uint64_t kCloseBoundNs = 500 * kMs;
 constexpr uint64_t kAbandonBoundNs = 1000 * kMs;
 constexpr uint64_t kRetireBoundNs = 1000 * kMs;
-constexpr int kMaxSleepMs = 50;
 // Adaptive: the most a wait for a connection to come up spins before sleeping.
 constexpr uint64_t kConnectSpinNs = 20'000;
 // Adaptive: the shortest spin budget of a reply wait.
@@ -39,25 +37,6 @@ std::string default_client_id() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + std::to_string(g_instances.fetch_add(1));
-}
-
-// The errno of a request UCX completed with `st`. UCX cancels a request of
-// ours only when its endpoint closes (a send cannot be canceled alone in UCX
-// 1.13), e.g. under a server's eviction: a lost connection, retried as one.
-int request_errno(ucs_status_t st) { return st == UCS_ERR_CANCELED ? ECONNRESET : net::ucs_to_errno(st); }
-
-// Errors of a connection the server dropped (eviction, a lost endpoint, a
-// canceled request): reconnecting and sending again is the cure. Not
-// ESHUTDOWN (the server is stopping) nor ECONNREFUSED (nothing listens).
-bool is_connection_error(int err) {
-  return err == ENOTCONN || err == ECONNRESET || err == EPIPE || err == ECONNABORTED;
-}
-
-// A call or connection attempt that failed with err lost its connection:
-// a connection error, or a timeout before the deadline (UCX's endpoint
-// timeout; ours comes only at the deadline).
-bool lost_connection(int err, uint64_t deadline_ns) {
-  return is_connection_error(err) || (err == ETIMEDOUT && now_ns() < deadline_ns);
 }
 
 // Pause before recovery attempt `attempt` (0: none): 1, 2, 4 ... 64 ms, so
@@ -83,42 +62,6 @@ Status env_number(const char* name, uint64_t lo, uint64_t hi, bool size, T& out)
 }
 
 }  // namespace
-
-struct Client::SendBuffers {
-  wire::Encoded hdr;
-  std::vector<std::byte> var;  ///< variable fields of metadata ops
-};
-
-struct Client::Pending {
-  uint64_t id = 0;
-  Conn* conn = nullptr;
-  wire::Op op{};
-  bool done = false;
-  int err = 0;  ///< positive errno for a local failure (the reply status is in reply)
-  std::string err_msg;
-  wire::Reply reply;
-  void* recv_buf = nullptr;
-  size_t recv_cap = 0;
-  size_t recv_len = 0;
-  net::Request send_req;
-  net::Request recv_req;
-  /// Header and variable fields: UCX reads them until the send completes,
-  /// which may be after the call gave up (Client::abandon keeps them).
-  std::unique_ptr<SendBuffers> bufs;
-  [[nodiscard]] bool finished() const { return done && !send_req.has_request() && !recv_req.has_request(); }
-};
-
-struct Client::Conn {
-  Client* owner = nullptr;
-  uint32_t index = 0;
-  net::Endpoint ep;
-  enum class State { kDown, kRegistering, kUp } state = State::kDown;
-  bool needs_close = false;
-  bool ever_connected = false;
-  uint64_t session = 0;
-  int thread = -1;
-  std::shared_ptr<Pending> reg;  ///< registration in flight
-};
 
 Result<ConnectMode> parse_connect_mode(std::string_view text) {
   if (text == "persistent") return ConnectMode::kPersistent;
@@ -541,65 +484,6 @@ unsigned Client::progress_until_idle() {
   return events;
 }
 
-bool Client::poll_pending(Pending& p) {
-  if (p.send_req.has_request() && !p.send_req.in_progress()) {
-    const ucs_status_t st = p.send_req.status();
-    p.send_req.reset();
-    if (st != UCS_OK && !p.done) {
-      p.done = true;
-      p.err = request_errno(st);
-      p.err_msg = ucs_status_string(st);
-      pending_.remove(p.id);
-    }
-  }
-  return p.finished();
-}
-
-template <class Done>
-Status Client::wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns,
-                          uint64_t max_spin_ns) {
-  // Passes between clock reads and lock hand-overs: reading the clock costs
-  // as much as a pass, and the reply is usually a few passes away.
-  constexpr unsigned kPassesPerCheck = 16;
-  // Rounds (of kPassesPerCheck passes) between preemption checks: getrusage
-  // costs ~0.3 us.
-  constexpr unsigned kRoundsPerPreemptCheck = 16;
-  uint64_t idle_since = 0;
-  unsigned idle_rounds = 0;
-  for (;;) {
-    unsigned events = 0;
-    for (unsigned i = 0; i < kPassesPerCheck; ++i) {
-      events += progress_until_idle();
-      if (done()) return Status();
-    }
-    const uint64_t now = now_ns();
-    if (now >= deadline_ns)
-      return Status(ETIMEDOUT, "no reply within " + std::to_string(opts_.rpc_timeout_ms) + " ms");
-    if (events > 0 || idle_since == 0) {
-      idle_since = now;
-      idle_rounds = 0;
-    }
-    // A reply is due: spin for it (SpinPolicy: within the budget, unless
-    // the CPUs are oversubscribed or somebody else keeps needing this core).
-    if (policy_.keep_spinning(idle_since, now, ++idle_rounds % kRoundsPerPreemptCheck == 0, max_spin_ns)) {
-      // Let other threads of this process in between rounds, and offer the
-      // CPU to a waiting thread (the server, on a small machine).
-      const bool yield = policy_.want_yield();  // decided under the lock: the policy is guarded by it
-      lock.unlock();
-      if (yield) sched_yield();
-      lock.lock();
-      continue;
-    }
-    bool woken = false;
-    if (sleep_on_worker(
-            lock, static_cast<int>(std::min<uint64_t>((deadline_ns - now) / kMs + 1, kMaxSleepMs)), &woken)) {
-      policy_.sleeping();
-      policy_.slept(now_ns() - now, woken);
-      idle_since = 0;
-    }
-  }
-}
-
 Status Client::wait(std::unique_lock<std::mutex>& lock, Pending& p, uint64_t deadline_ns,
                     uint64_t max_spin_ns) {
   return wait_until(
@@ -705,187 +589,6 @@ Result<wire::Reply> Client::call_recovering(std::unique_lock<std::mutex>& lock, 
     mark_broken(c, ENOTCONN, "connection closed by the server", /*server_closes=*/r.ok());
     if (!may_resend) return r;
   }
-}
-
-/// One call_all: up to `window` of its calls in flight at a time, in slots
-/// the pending table points into (so the slots never move), and the calls
-/// whose connection was lost, to be recovered one by one at the end.
-/// Runs under the client's lock.
-class Client::Batch {
- public:
-  Batch(Client& cl, std::unique_lock<std::mutex>& lock, Call* calls, size_t n, uint64_t deadline)
-      : cl_(cl),
-        lock_(lock),
-        calls_(calls),
-        n_(n),
-        deadline_(deadline),
-        window_(std::max<size_t>(1, std::min(cl.opts_.io_window, n))),
-        slots_(window_),
-        slot_call_(window_, SIZE_MAX),
-        may_resend_all_(cl.once_supported()) {
-    for (size_t i = window_; i-- > 0;) free_slots_.push_back(i);
-  }
-
-  /// Sends and completes every call, or fails it (time out, lost connection).
-  void run() {
-    while (next_ < n_ || active_ > 0) {
-      send_more();
-      if (active_ == 0) break;
-      size_t finished = SIZE_MAX;
-      Status st = cl_.wait_until(
-          lock_, [&] { return (finished = completed_slot()) != SIZE_MAX; }, deadline_);
-      if (!st) {
-        time_out(st);
-        break;
-      }
-      finish(finished);
-      // Collect everything else that completed meanwhile.
-      for (size_t si = 0; si < window_; ++si)
-        if (slot_call_[si] != SIZE_MAX && cl_.poll_pending(slots_[si])) finish(si);
-    }
-  }
-
-  /// Calls whose connection was lost: each recovers on its own (reconnect,
-  /// send again with the same request id) within a deadline of its own.
-  void recover() {
-    for (const Retry& rt : retry_) {
-      Call& call = calls_[rt.call];
-      Conn& c = *cl_.conns_[call.server];
-      const uint64_t retry_deadline = now_ns() + cl_.opts_.rpc_timeout_ms * kMs;
-      size_t got = 0;
-      auto r = cl_.call_recovering(lock_, c, call.req, call.send_data, call.send_len, call.recv_buf,
-                                   call.recv_cap, call.idempotent, retry_deadline, &got, rt.request_id,
-                                   /*attempt=*/1);
-      if (r) {
-        call.status = Status();
-        call.reply = *r;
-        call.recv_len = got;
-      } else {
-        call.status = r.status();
-      }
-    }
-  }
-
- private:
-  struct Retry {
-    size_t call;
-    uint64_t request_id;  ///< of the attempt that was lost (0: not sent)
-  };
-
-  [[nodiscard]] bool resendable(const Call& call) const { return call.idempotent || may_resend_all_; }
-
-  /// Posts the next calls while slots are free.
-  void send_more() {
-    while (next_ < n_ && !free_slots_.empty()) {
-      Call& call = calls_[next_];
-      const size_t ci = next_++;
-      if (!call.status) continue;
-      Conn& c = *cl_.conns_[call.server];
-      if (auto st = cl_.ensure_connected(lock_, c, deadline_); !st) {
-        call.status = st;
-        // Nothing sent: the recovering path may connect again.
-        if (is_connection_error(st.err())) retry_.push_back(Retry{ci, 0});
-        continue;
-      }
-      const size_t si = free_slots_.back();
-      Pending& p = slots_[si];
-      p = Pending{};
-      p.recv_buf = call.recv_buf;
-      p.recv_cap = call.recv_cap;
-      if (auto st = cl_.post(c, p, call.req, call.send_data, call.send_len, 0, !call.idempotent); !st) {
-        cl_.mark_broken(c, st.err(), "send failed");
-        call.status = st;
-        if (resendable(call) && is_connection_error(st.err())) retry_.push_back(Retry{ci, p.id});
-        continue;
-      }
-      free_slots_.pop_back();
-      slot_call_[si] = ci;
-      ++active_;
-    }
-  }
-
-  /// A slot whose request has completed, or SIZE_MAX.
-  size_t completed_slot() {
-    for (size_t si = 0; si < window_; ++si)
-      if (slot_call_[si] != SIZE_MAX && cl_.poll_pending(slots_[si])) return si;
-    return SIZE_MAX;
-  }
-
-  /// The completed request of slot si into its call; the slot is free again.
-  void finish(size_t si) {
-    Pending& p = slots_[si];
-    Call& call = calls_[slot_call_[si]];
-    if (p.err != 0) {
-      call.status = Status(p.err, std::string(wire::op_name(p.op)) + ": " + p.err_msg);
-    } else if (p.recv_len != 0 && p.reply.length != p.recv_len &&
-               (p.op == wire::Op::kPing || p.op == wire::Op::kReadChunk)) {
-      call.status = Status(EPROTO, "reply data length does not match its header");
-    } else {
-      call.reply = p.reply;
-      call.recv_len = p.recv_len;
-    }
-    const bool lost = (!call.status && is_connection_error(call.status.err())) ||
-                      (call.status && call.reply.status == -ENOTCONN);
-    if (lost) {
-      cl_.mark_broken(*p.conn, ENOTCONN, "connection closed by the server",
-                      /*server_closes=*/call.status.is_ok());
-      if (resendable(call)) retry_.push_back(Retry{slot_call_[si], p.id});
-    }
-    p = Pending{};
-    slot_call_[si] = SIZE_MAX;
-    free_slots_.push_back(si);
-    --active_;
-  }
-
-  /// Out of time: gives up on everything in flight and everything not sent.
-  void time_out(const Status& st) {
-    ++cl_.stats_.timeouts;
-    for (size_t si = 0; si < window_; ++si) {
-      if (slot_call_[si] == SIZE_MAX) continue;
-      Pending& p = slots_[si];
-      cl_.abandon(lock_, p);
-      cl_.mark_broken(*p.conn, ETIMEDOUT, "request timed out");
-      calls_[slot_call_[si]].status =
-          Status(ETIMEDOUT, std::string(wire::op_name(p.op)) + " to node_" + std::to_string(p.conn->index) +
-                                ": " + st.message());
-      slot_call_[si] = SIZE_MAX;
-      --active_;
-    }
-    for (; next_ < n_; ++next_) calls_[next_].status = Status(ETIMEDOUT, "batch ran out of time");
-  }
-
-  Client& cl_;
-  std::unique_lock<std::mutex>& lock_;
-  Call* const calls_;
-  const size_t n_;
-  const uint64_t deadline_;
-  const size_t window_;
-  std::vector<Pending> slots_;     // never resized: the pending table points into it
-  std::vector<size_t> slot_call_;  // the call in each slot, SIZE_MAX: free
-  std::vector<size_t> free_slots_;
-  std::vector<Retry> retry_;
-  const bool may_resend_all_;
-  size_t next_ = 0;    // first call not yet started
-  size_t active_ = 0;  // slots in flight
-};
-
-void Client::call_all(Call* calls, size_t n) {
-  if (n == 0) return;
-  for (size_t i = 0; i < n; ++i) {
-    calls[i].status = calls[i].server < conns_.size()
-                          ? Status()
-                          : Status(EINVAL, "no server " + std::to_string(calls[i].server));
-  }
-  std::unique_lock<std::mutex> lock(mu_);
-  const uint64_t deadline = now_ns() + opts_.rpc_timeout_ms * kMs;
-  // Connect every server involved at once (one connect delay, not n).
-  for (size_t i = 0; i < n; ++i) {
-    Conn& c = *conns_[calls[i].server % conns_.size()];
-    if (calls[i].status && c.state == Conn::State::kDown && !is_retiring(c)) start_connect(c);
-  }
-  Batch batch(*this, lock, calls, n, deadline);
-  batch.run();
-  batch.recover();
 }
 
 Status Client::ping(uint32_t server, const void* payload, size_t len, void* echo) {
