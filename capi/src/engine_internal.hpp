@@ -1,9 +1,10 @@
 #pragma once
 // Internals of the client engine shared by its translation units
-// (engine.cpp: setup, connections, RPCs, callbacks; batch.cpp: call_all's
-// Batch): the types behind Client's private declarations, and what each of
-// them waits with (poll_pending, the wait_until template), here so that it
-// inlines into every caller as it did in one file.
+// (engine.cpp: setup, RPCs, callbacks; connections.cpp: the connection set;
+// batch.cpp: call_all's Batch): the types behind Client's private
+// declarations, and what each of them waits with (poll_pending, the
+// wait_until template), here so that it inlines into every caller as it did
+// in one file.
 
 #include <sched.h>
 
@@ -26,7 +27,9 @@ inline constexpr int kMaxSleepMs = 50;
 // The errno of a request UCX completed with `st`. UCX cancels a request of
 // ours only when its endpoint closes (a send cannot be canceled alone in UCX
 // 1.13), e.g. under a server's eviction: a lost connection, retried as one.
-inline int request_errno(ucs_status_t st) { return st == UCS_ERR_CANCELED ? ECONNRESET : net::ucs_to_errno(st); }
+inline int request_errno(ucs_status_t st) {
+  return st == UCS_ERR_CANCELED ? ECONNRESET : net::ucs_to_errno(st);
+}
 
 // Errors of a connection the server dropped (eviction, a lost endpoint, a
 // canceled request): reconnecting and sending again is the cure. Not

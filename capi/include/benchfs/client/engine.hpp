@@ -156,6 +156,7 @@ class Client {
   explicit Client(const ClientOptions& opts);
   Status init();
 
+  // ---- the connection set (connections.cpp)
   Status ensure_connected(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
   /// ensure_connected, tried again (with backoff) after a connection lost
   /// while connecting or registering (evicted at once, reset) until the
@@ -163,6 +164,15 @@ class Client {
   Status connect_recovering(std::unique_lock<std::mutex>& lock, Conn& c, uint64_t deadline_ns);
   [[nodiscard]] bool is_retiring(const Conn& c) const;
   void start_connect(Conn& c);
+  /// Fails the calls on c and takes it down. `server_closes`: the server is
+  /// closing its side (eviction), so ours waits for that disconnect.
+  void mark_broken(Conn& c, int err, const char* why, bool server_closes = false);
+  /// progress_until_idle's upkeep when maintenance_ is set: closes the
+  /// connections marked broken and the retiring endpoints whose disconnect
+  /// came (or whose wait for it ran out).
+  void close_marked();
+
+  // ---- RPCs (engine.cpp; call_all's Batch in batch.cpp)
   /// Sends req on c as p. request_id 0: a new id; else the id of an
   /// earlier attempt of the same call. `once`: at-most-once (kFlagOnce).
   Status post(Conn& c, Pending& p, const wire::Request& req, const void* data, size_t len,
@@ -178,9 +188,6 @@ class Client {
   Status wait_until(std::unique_lock<std::mutex>& lock, Done&& done, uint64_t deadline_ns,
                     uint64_t max_spin_ns = UINT64_MAX);
   void abandon(std::unique_lock<std::mutex>& lock, Pending& p);
-  /// Fails the calls on c and takes it down. `server_closes`: the server is
-  /// closing its side (eviction), so ours waits for that disconnect.
-  void mark_broken(Conn& c, int err, const char* why, bool server_closes = false);
   /// Arms the worker and sleeps on its event fd (lock released) for at most
   /// max_ms. False, without sleeping, when events are already pending.
   bool sleep_on_worker(std::unique_lock<std::mutex>& lock, int max_ms, bool* woken = nullptr);
@@ -215,6 +222,8 @@ class Client {
   /// May a call that is not idempotent be sent again? Only with at-most-once.
   [[nodiscard]] bool once_supported() const { return opts_.connect == ConnectMode::kPersistent; }
 
+  // ---- UCX callbacks (engine.cpp; on_notify and ep_error_cb, the connection
+  // events, in connections.cpp)
   ucs_status_t on_reply(const void* header, size_t header_len, void* data, size_t len,
                         const ucp_am_recv_param_t* param);
   ucs_status_t on_notify(const void* header, size_t header_len);
