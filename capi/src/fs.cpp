@@ -15,6 +15,7 @@
 #include "benchfs/core/copy.hpp"
 #include "benchfs/net/codec.hpp"
 #include "benchfs/storage/placement.hpp"
+#include "stubs.hpp"
 
 namespace benchfs::client {
 
@@ -165,10 +166,7 @@ std::vector<Call> FileSystem::on_every_server(const wire::Request& req, bool ide
 }
 
 Status FileSystem::remove_chunks(uint64_t ino, uint64_t keep) {
-  wire::Request req;
-  req.op = wire::Op::kRemoveChunks;
-  req.ino = ino;
-  req.length = keep;
+  wire::Request req = stub::remove_chunks(ino, keep);
   // At most once, as the truncate or O_TRUNC open it completes: repeated
   // after a lost reply, it would cut away what another client wrote past
   // `keep` in between.
@@ -191,9 +189,7 @@ Status FileSystem::refine_enoent(std::string_view path, Status st) {
   for (std::string_view p = path; p != "/";) {
     p = parent_of(p);
     if (p == "/") break;
-    wire::Request req;
-    req.op = wire::Op::kStat;
-    req.path = p;
+    wire::Request req = stub::stat(p);
     auto r = meta_call(owner(p), req);
     if (r) {
       if (!S_ISDIR(r->attr.mode)) return Status(ENOTDIR, std::string(p) + " is not a directory");
@@ -210,15 +206,7 @@ Result<int> FileSystem::open(std::string_view path, int flags, uint32_t mode) {
   if (auto st = check_path(path); !st) return st;
   if ((flags & O_ACCMODE) == O_ACCMODE) return Status(EINVAL, "bad access mode in open flags");
   const bool writable = (flags & O_ACCMODE) != O_RDONLY;
-  wire::Request req;
-  req.path = path;
-  req.open_flags = static_cast<uint32_t>(flags);
-  if ((flags & O_CREAT) != 0) {
-    req.op = wire::Op::kCreate;
-    req.mode = mode & 07777;
-  } else {
-    req.op = wire::Op::kOpen;
-  }
+  wire::Request req = stub::open(path, flags, mode);
   // CREATE with O_EXCL is not idempotent (a plain retry would see its own
   // file): it goes at most once.
   auto r = meta_call(owner(path), req, nullptr, 0, (flags & O_EXCL) == 0);
@@ -293,11 +281,7 @@ Status FileSystem::release_data(uint64_t ino) {
 
 Status FileSystem::push_size(File& f) {
   if (f.is_dir || f.orphaned || f.written <= f.pushed) return Status();
-  wire::Request req;
-  req.op = wire::Op::kSetSize;
-  req.path = f.path;
-  req.ino = f.ino;
-  req.length = f.written;
+  wire::Request req = stub::set_size(f.path, f.ino, f.written);
   auto r = meta_call(owner(f.path), req);
   if (!r) return r.status();
   f.pushed = f.written;
@@ -315,9 +299,7 @@ Status FileSystem::fsync(int fd) {
 
 Result<uint64_t> FileSystem::file_size(File& f, bool refresh) {
   if (refresh) {
-    wire::Request req;
-    req.op = wire::Op::kStat;
-    req.path = f.path;
+    wire::Request req = stub::stat(f.path);
     auto r = meta_call(owner(f.path), req);
     if (!r) return r.status();
     if (r->attr.ino != f.ino) return Status(ENOENT, f.path + " was replaced by another file");
@@ -338,11 +320,7 @@ Status FileSystem::chunk_io(uint64_t ino, bool write, std::byte* buf, size_t len
     const uint64_t hi = std::min(offset + len, (k + 1) * cs);
     c = Call{};
     c.server = storage::chunk_holder(ino, k, servers_);
-    c.req.op = op;
-    c.req.ino = ino;
-    c.req.index = k;
-    c.req.offset = lo - k * cs;
-    c.req.length = hi - lo;
+    c.req = stub::chunk(op, ino, k, lo - k * cs, hi - lo);
     std::byte* at = buf + (lo - offset);
     if (write) {
       c.send_data = at;
@@ -503,9 +481,7 @@ Result<int64_t> FileSystem::lseek(int fd, int64_t offset, int whence) {
 
 Result<wire::Attr> FileSystem::stat(std::string_view path) {
   if (auto st = check_path(path); !st) return st;
-  wire::Request req;
-  req.op = wire::Op::kStat;
-  req.path = path;
+  wire::Request req = stub::stat(path);
   auto r = meta_call(owner(path), req);
   if (!r) return refine_enoent(path, r.status());
   wire::Attr a = r->attr;
@@ -544,15 +520,12 @@ Result<wire::Attr> FileSystem::fstat(int fd) {
 
 Status FileSystem::unlink(std::string_view path) {
   if (auto st = check_path(path); !st) return st;
-  wire::Request req;
-  req.op = wire::Op::kUnlink;
-  req.path = path;
   // Not open here (by this name): the metadata owner drops the chunks it
   // holds with the entry, and only servers the file's size reaches beyond
   // it are asked to drop theirs: a small file costs one RPC. Open here: its
   // data stays until the last descriptor closes (release_data), as in POSIX.
   const bool open_here = open_by_path(path);
-  if (!open_here) req.flags = wire::kFlagUnlinkData;
+  wire::Request req = stub::unlink(path, /*drop_data=*/!open_here);
   const uint32_t meta_owner = owner(path);
   auto r = meta_call(meta_owner, req, nullptr, 0, /*idempotent=*/false);
   if (!r) return refine_enoent(path, r.status());
@@ -577,9 +550,7 @@ Status FileSystem::remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t do
     if (s == done) continue;
     Call c;
     c.server = s;
-    c.req.op = wire::Op::kRemoveChunks;
-    c.req.ino = ino;
-    c.req.length = 0;
+    c.req = stub::remove_chunks(ino, 0);
     c.idempotent = false;  // as remove_chunks()
     calls.push_back(std::move(c));
   }
@@ -603,10 +574,7 @@ void FileSystem::clamp_written(uint64_t ino, uint64_t size) {
 Status FileSystem::truncate(std::string_view path, int64_t length) {
   if (auto st = check_path(path); !st) return st;
   if (length < 0) return Status(EINVAL, "negative length");
-  wire::Request req;
-  req.op = wire::Op::kTruncate;
-  req.path = path;
-  req.length = static_cast<uint64_t>(length);
+  wire::Request req = stub::truncate(path, static_cast<uint64_t>(length));
   // At most once: a truncate repeated after a lost reply would cut away
   // what another client wrote past `length` in between.
   auto r = meta_call(owner(path), req, nullptr, 0, /*idempotent=*/false);
@@ -631,13 +599,7 @@ Status FileSystem::ftruncate(int fd, int64_t length) {
 Result<wire::Attr> FileSystem::setattr(std::string_view path, uint32_t flags, const wire::Attr& what) {
   if (flags == 0) return stat(path);  // nothing to set: the file must still exist
   if (auto st = check_path(path); !st) return st;
-  wire::Request req;
-  req.op = wire::Op::kSetAttr;
-  req.flags = flags;
-  req.path = path;
-  req.attr.mode = what.mode & 07777;
-  req.attr.atime_ns = what.atime_ns;
-  req.attr.mtime_ns = what.mtime_ns;
+  wire::Request req = stub::setattr(path, flags, what);
   const uint32_t own = owner(path);
   auto r = meta_call(own, req);
   if (!r) return refine_enoent(path, r.status());
@@ -700,12 +662,7 @@ Status FileSystem::rename(std::string_view from, std::string_view to) {
   // owners), at most once.
   auto rename_call = [this](uint32_t server, uint32_t flags, std::string_view p, std::string_view p2,
                             const wire::Attr* attr) {
-    wire::Request req;
-    req.op = wire::Op::kRename;
-    req.flags = flags;
-    req.path = p;
-    req.path2 = p2;
-    if (attr != nullptr) req.attr = *attr;
+    wire::Request req = stub::rename(flags, p, p2, attr);
     return meta_call(server, req, nullptr, 0, /*idempotent=*/false);
   };
   if (a == b) {
@@ -753,10 +710,7 @@ Status FileSystem::mkdir(std::string_view path, uint32_t mode) {
   // Every server at once; the owner's answer decides. Where the owner
   // refuses, the replicas others made are taken back.
   const uint32_t own = owner(path);
-  wire::Request req;
-  req.op = wire::Op::kMkdir;
-  req.path = path;
-  req.mode = mode & 07777;
+  wire::Request req = stub::mkdir(path, mode);
   std::vector<Call> calls = on_every_server(req, /*idempotent=*/false);
   Status st =
       calls[own].status ? reply_status(calls[own].reply, "mkdir " + std::string(path)) : calls[own].status;
@@ -766,8 +720,7 @@ Status FileSystem::mkdir(std::string_view path, uint32_t mode) {
     if (s != own && calls[s].status && calls[s].reply.status == 0) {
       Call c;
       c.server = s;
-      c.req.op = wire::Op::kRmdir;
-      c.req.path = path;
+      c.req = stub::rmdir(path);
       undo.push_back(c);
     }
   }
@@ -781,10 +734,7 @@ Status FileSystem::rmdir(std::string_view path) {
   const uint32_t own = owner(path);
   // Phase 1, on every server: empty here? Then take no new entries (so a
   // create racing this rmdir fails instead of leaving an orphan).
-  wire::Request req;
-  req.op = wire::Op::kRmdir;
-  req.flags = wire::kFlagRmdirPrepare;
-  req.path = path;
+  wire::Request req = stub::rmdir(path, wire::kFlagRmdirPrepare);
   std::vector<Call> calls = on_every_server(req);
   Status refused;
   if (!calls[own].status) {
@@ -804,9 +754,7 @@ Status FileSystem::rmdir(std::string_view path) {
       if (c.status && c.reply.status == 0) {
         Call u;
         u.server = c.server;
-        u.req.op = wire::Op::kRmdir;
-        u.req.flags = wire::kFlagRmdirAbort;
-        u.req.path = path;
+        u.req = stub::rmdir(path, wire::kFlagRmdirAbort);
         undo.push_back(u);
       }
     }
@@ -815,7 +763,7 @@ Status FileSystem::rmdir(std::string_view path) {
   }
   // Phase 2: remove it everywhere.
   for (Call& c : calls) {
-    c.req.flags = 0;
+    c.req = stub::rmdir(path);
     c.idempotent = false;
     c.status = Status();
     c.reply = wire::Reply{};
@@ -853,11 +801,7 @@ Result<size_t> FileSystem::list(std::string_view path, bool attrs,
     for (;;) {
       Call c;
       c.server = s;
-      c.req.op = wire::Op::kReaddir;
-      c.req.flags = attrs ? wire::kFlagReaddirAttrs : wire::kFlagNone;
-      c.req.path = path;
-      c.req.cookie = cookie;
-      c.req.max_entries = wire::kMaxReaddirEntries;
+      c.req = stub::readdir(path, attrs, cookie);
       c.recv_buf = buf.data();
       c.recv_cap = buf.size();
       client_->call_all(&c, 1);
@@ -880,8 +824,7 @@ Result<size_t> FileSystem::list(std::string_view path, bool attrs,
 }
 
 Result<FsTotals> FileSystem::statfs() {
-  wire::Request req;
-  req.op = wire::Op::kStatfs;
+  wire::Request req = stub::statfs();
   std::vector<Call> calls = on_every_server(req);
   FsTotals t;
   for (const Call& c : calls) {
