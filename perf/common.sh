@@ -37,7 +37,7 @@ start_servers() {
   local dir=$1 np=$2 threads=$3
   shift 3
   mkdir -p "$dir"
-  mpirun -np "$np" --bind-to none --oversubscribe "$BIN/daemon/benchfsd_mt" --registry "$dir/registry" \
+  mpirun -np "$np" --bind-to none --oversubscribe "$BIN/server/benchfsd_mt" --registry "$dir/registry" \
     --threads "$threads" --listen 127.0.0.1:0 --log-level warn "$@" >"$dir/servers.log" 2>&1 &
   SERVER_JOB=$!
 }

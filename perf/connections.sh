@@ -49,7 +49,7 @@ clients=()
 trap 'kill "${clients[@]}" 2>/dev/null; kill_server_job' EXIT
 echo "load before: $(load); UCX_TLS=${UCX_TLS:-(UCX default)}"
 
-server_pid() { pgrep -f "^$BIN/daemon/benchfsd_mt --registry $1/registry" | head -1; }  # not mpirun
+server_pid() { pgrep -f "^$BIN/server/benchfsd_mt --registry $1/registry" | head -1; }  # not mpirun
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 

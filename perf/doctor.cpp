@@ -35,10 +35,10 @@
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/status.hpp"
 #include "benchfs/core/units.hpp"
-#include "benchfs/net/wire.hpp"
+#include "benchfs/protocol/placement.hpp"
+#include "benchfs/protocol/wire.hpp"
 #include "benchfs/registry/server_list.hpp"
 #include "benchfs/registry/trust.hpp"
-#include "benchfs/storage/placement.hpp"
 
 namespace benchfs::doctor {
 
@@ -216,7 +216,7 @@ std::string probe_path(uint32_t servers, uint32_t server, int rank) {
                            std::to_string(rank) + ".s" + std::to_string(server) + ".";
   for (uint64_t k = 0;; ++k) {
     std::string path = base + std::to_string(k);
-    if (storage::metadata_owner(path, servers) == server) return path;
+    if (placement::metadata_owner(path, servers) == server) return path;
   }
 }
 

@@ -56,7 +56,7 @@ source scripts/env.sh
 bin=build/release
 
 echo "== starting $SERVERS benchfsd_mt server(s), $THREADS progress thread(s) each; registry $registry"
-mpirun -np "$SERVERS" --bind-to none --oversubscribe "$bin/daemon/benchfsd_mt" \
+mpirun -np "$SERVERS" --bind-to none --oversubscribe "$bin/server/benchfsd_mt" \
   --registry "$registry" --threads "$THREADS" --listen 127.0.0.1:0 \
   --stats "$work/stats.json.%r" >"$work/servers.log" 2>&1 &
 job=$!

@@ -13,8 +13,8 @@
 
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/copy.hpp"
-#include "benchfs/net/codec.hpp"
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/codec.hpp"
+#include "benchfs/protocol/placement.hpp"
 #include "stubs.hpp"
 
 namespace benchfs::client {
@@ -127,7 +127,7 @@ FileSystem::FileSystem(std::unique_ptr<Client> client)
 
 FileSystem::~FileSystem() = default;
 
-uint32_t FileSystem::owner(std::string_view path) const { return storage::metadata_owner(path, servers_); }
+uint32_t FileSystem::owner(std::string_view path) const { return placement::metadata_owner(path, servers_); }
 
 Result<std::shared_ptr<FileSystem::File>> FileSystem::file(int fd) const {
   std::shared_lock lock(fds_mu_);
@@ -319,7 +319,7 @@ Status FileSystem::chunk_io(uint64_t ino, bool write, std::byte* buf, size_t len
     const uint64_t lo = std::max(offset, k * cs);
     const uint64_t hi = std::min(offset + len, (k + 1) * cs);
     c = Call{};
-    c.server = storage::chunk_holder(ino, k, servers_);
+    c.server = placement::chunk_holder(ino, k, servers_);
     c.req = stub::chunk(op, ino, k, lo - k * cs, hi - lo);
     std::byte* at = buf + (lo - offset);
     if (write) {
@@ -546,7 +546,7 @@ Status FileSystem::remove_chunks_beyond(uint64_t ino, uint64_t size, uint32_t do
   const uint64_t chunks = chunk == 0 ? 0 : size / chunk + (size % chunk != 0 ? 1 : 0);
   std::vector<Call> calls;
   for (uint64_t k = 0; k < std::min<uint64_t>(chunks, servers_); ++k) {
-    const uint32_t s = storage::chunk_holder(ino, k, servers_);
+    const uint32_t s = placement::chunk_holder(ino, k, servers_);
     if (s == done) continue;
     Call c;
     c.server = s;

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 
 namespace benchfs::client::stub {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "benchfs/core/copy.hpp"
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 
 namespace benchfs::storage {
 
@@ -30,7 +30,9 @@ std::byte* allocate_small(uint64_t capacity) {
 }
 
 struct KeyHashCompare {
-  static size_t hash(const ChunkKey& k) { return mix_bits(k.ino * 0x9E3779B97F4A7C15ull + k.index); }
+  static size_t hash(const ChunkKey& k) {
+    return placement::mix_bits(k.ino * 0x9E3779B97F4A7C15ull + k.index);
+  }
   static bool equal(const ChunkKey& a, const ChunkKey& b) { return a == b; }
 };
 

@@ -11,7 +11,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 
 namespace benchfs::storage {
 
@@ -41,7 +41,7 @@ using ChildKey = std::pair<uint64_t, std::string>;
 
 ChildKey child_key(std::string_view path) {
   const std::string_view name = name_of(path);
-  return {path_hash(name), std::string(name)};
+  return {placement::path_hash(name), std::string(name)};
 }
 
 // Lets lookups by string_view skip building a std::string.
@@ -89,7 +89,7 @@ struct MetadataStore::Impl {
 
   Inode new_inode(uint32_t mode) {
     Inode in;
-    in.ino = make_inode(node, ++counter);
+    in.ino = placement::make_inode(node, ++counter);
     in.mode = mode;
     in.atime_ns = in.mtime_ns = in.ctime_ns = realtime_ns();
     return in;
@@ -274,7 +274,7 @@ Status MetadataStore::mkdir(std::string_view path, uint32_t mode) {
   Impl::Entry& p = **parent;
   // Every server holds the directory; only its owner lists it, so a merged
   // READDIR shows it once.
-  if (metadata_owner(path, m.servers) == m.node) p.children[child_key(path)] = true;
+  if (placement::metadata_owner(path, m.servers) == m.node) p.children[child_key(path)] = true;
   Impl::Entry e;
   e.inode = m.new_inode(S_IFDIR | (mode & kPermMask));
   m.entries.emplace(std::string(path), std::move(e));

@@ -1,7 +1,7 @@
 // libFuzzer target: the server's request dispatch fed raw bytes in-process.
 // Each input is a sequence of requests (header bytes + AM data, eager or
 // rendezvous) decoded as a progress thread decodes them and handed to the
-// real handlers (daemon/src/handlers.cpp, fs_handlers.cpp) running against a
+// real handlers (server/src/handlers.cpp, fs_handlers.cpp) running against a
 // real MetadataStore and ChunkStore, through a RequestHost that replies and
 // "receives" rendezvous data in memory instead of over UCX.
 //
@@ -26,7 +26,7 @@
 #include <set>
 #include <vector>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "benchfs/storage/chunk_store.hpp"
 #include "benchfs/storage/metadata_store.hpp"
 #include "fuzz_common.hpp"

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "fuzz_common.hpp"
 
 using namespace benchfs;

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "benchfs/registry/server_list.hpp"
 #include "fuzz_common.hpp"
 #include "wire_requests.hpp"

@@ -43,7 +43,7 @@
 #include <vector>
 
 #include "benchfs/benchfs.h"
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 #include "client_process.hpp"
 #include "fault_common.hpp"
 
@@ -103,7 +103,7 @@ int check_file(const std::string& path, size_t n, uint64_t seed) {
 std::string path_on(const std::string& prefix, uint32_t owner, uint32_t servers, int skip) {
   for (int n = 0;; ++n) {
     std::string p = prefix + std::to_string(n);
-    if (benchfs::storage::metadata_owner(p, servers) == owner && skip-- == 0) return p;
+    if (benchfs::placement::metadata_owner(p, servers) == owner && skip-- == 0) return p;
   }
 }
 

@@ -27,7 +27,7 @@
 
 #include "benchfs/benchfs.h"
 #include "benchfs/core/clock.hpp"
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 #include "fault_common.hpp"
 #include "fs_fixture.hpp"
 #include "harness.hpp"
@@ -644,7 +644,7 @@ TEST_F(FsErrors, KilledServerGivesAnErrorWithinTheTimeoutAndTheOtherKeepsServing
   int created = 0;
   for (int i = 0; i < 64 && created < 3; ++i) {
     const std::string p = "/new" + std::to_string(i);
-    if (benchfs::storage::metadata_owner(p, 2) != static_cast<uint32_t>(alive)) continue;
+    if (benchfs::placement::metadata_owner(p, 2) != static_cast<uint32_t>(alive)) continue;
     const int fd = benchfs_open(p.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
     ASSERT_GE(fd, 0) << p << ": " << errname(errno) << " (" << benchfs_last_error() << ")";
     const auto data = pattern(100 + i, 0, 20000);

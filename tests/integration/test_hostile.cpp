@@ -15,7 +15,7 @@
 
 #include "benchfs/client/engine.hpp"
 #include "benchfs/core/log.hpp"
-#include "benchfs/net/wire.hpp"
+#include "benchfs/protocol/wire.hpp"
 #include "harness.hpp"
 
 using namespace benchfs;

@@ -61,7 +61,7 @@ struct Sample {
 //    dispatched to a handler of another worker (a closed descriptor's number
 //    reused by another worker's connection). UCX's bug, fixed upstream by
 //    openucx/ucx PR #9942 (UCX 1.18); benchfsd_mt holds closed socket
-//    numbers for a second (daemon/src/fd_quarantine.hpp).
+//    numbers for a second (server/src/fd_quarantine.hpp).
 TEST(Load, SixtyFourConnectionsAgainstCapacitySixteen) {
   const int seconds = env_positive_int("BENCHFS_LOAD_SECONDS", 20);
   const int processes = env_positive_int("BENCHFS_LOAD_PROCESSES", 8);

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "benchfs/core/status.hpp"
-#include "benchfs/net/codec.hpp"
 #include "benchfs/net/ucx.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "benchfs/registry/server_list.hpp"
 
 namespace benchfs::test {

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 
 namespace benchfs::test {
 
@@ -14,7 +14,7 @@ namespace benchfs::test {
 inline std::string path_on(const std::string& prefix, uint32_t owner, uint32_t servers, int skip = 0) {
   for (int n = 0;; ++n) {
     std::string p = prefix + std::to_string(n);
-    if (storage::metadata_owner(p, servers) == owner && skip-- == 0) return p;
+    if (placement::metadata_owner(p, servers) == owner && skip-- == 0) return p;
   }
 }
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "wire_requests.hpp"
 
 using namespace benchfs;

@@ -16,7 +16,7 @@
 #include "benchfs/core/status.hpp"
 #include "benchfs/core/topology.hpp"
 #include "benchfs/core/units.hpp"
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 
 using namespace benchfs;
 
@@ -194,12 +194,12 @@ TEST(Topology, SeesAllowedCoresAndPins) {
 
 TEST(Placement, SpreadsPathsEvenly) {
   std::vector<int> counts(4);
-  for (int i = 0; i < 40000; ++i) ++counts[storage::metadata_owner("/dir/file." + std::to_string(i), 4)];
+  for (int i = 0; i < 40000; ++i) ++counts[placement::metadata_owner("/dir/file." + std::to_string(i), 4)];
   for (int c : counts) EXPECT_NEAR(c, 10000, 600);
-  EXPECT_NE(storage::path_hash("/a"), storage::path_hash("/b"));
-  EXPECT_EQ(storage::path_hash("/same"), storage::path_hash("/same"));
-  const uint64_t ino = storage::make_inode(3, 42);
-  EXPECT_EQ(storage::inode_owner(ino), 3u);
-  EXPECT_EQ(storage::chunk_holder(ino, 0, 4), 3u);
-  EXPECT_EQ(storage::chunk_holder(ino, 1, 4), 0u);
+  EXPECT_NE(placement::path_hash("/a"), placement::path_hash("/b"));
+  EXPECT_EQ(placement::path_hash("/same"), placement::path_hash("/same"));
+  const uint64_t ino = placement::make_inode(3, 42);
+  EXPECT_EQ(placement::inode_owner(ino), 3u);
+  EXPECT_EQ(placement::chunk_holder(ino, 0, 4), 3u);
+  EXPECT_EQ(placement::chunk_holder(ino, 1, 4), 0u);
 }

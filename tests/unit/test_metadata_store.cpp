@@ -14,11 +14,14 @@
 #include <thread>
 #include <vector>
 
+#include "benchfs/protocol/placement.hpp"
 #include "benchfs/storage/metadata_store.hpp"
-#include "benchfs/storage/placement.hpp"
 
 using namespace benchfs;
 using namespace benchfs::storage;
+using benchfs::placement::inode_owner;
+using benchfs::placement::metadata_owner;
+using benchfs::placement::path_hash;
 
 namespace {
 

@@ -14,9 +14,9 @@
 
 #include "benchfs/client/pending_table.hpp"
 #include "benchfs/core/status.hpp"
-#include "benchfs/net/codec.hpp"
 #include "benchfs/net/poll.hpp"
 #include "benchfs/net/ucx.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "benchfs/registry/server_list.hpp"
 
 namespace benchfs::client {

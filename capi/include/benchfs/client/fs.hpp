@@ -18,7 +18,7 @@
 
 #include "benchfs/client/engine.hpp"
 #include "benchfs/core/status.hpp"
-#include "benchfs/net/wire.hpp"
+#include "benchfs/protocol/wire.hpp"
 
 namespace benchfs::client {
 

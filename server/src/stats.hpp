@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "benchfs/core/histogram.hpp"
-#include "benchfs/net/wire.hpp"
+#include "benchfs/protocol/wire.hpp"
 
 namespace benchfs::server {
 

@@ -1,4 +1,4 @@
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 
 #include <sys/stat.h>
 

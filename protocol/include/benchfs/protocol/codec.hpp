@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "benchfs/core/status.hpp"
-#include "benchfs/net/wire.hpp"
+#include "benchfs/protocol/wire.hpp"
 
 namespace benchfs::wire {
 

@@ -1,8 +1,8 @@
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 
 #include <cstring>
 
-namespace benchfs::storage {
+namespace benchfs::placement {
 
 namespace {
 
@@ -33,4 +33,4 @@ uint64_t path_hash(std::string_view path) {
   return mix_bits(h);
 }
 
-}  // namespace benchfs::storage
+}  // namespace benchfs::placement

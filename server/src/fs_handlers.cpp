@@ -10,7 +10,7 @@
 
 #include <cstring>
 
-#include "benchfs/storage/placement.hpp"
+#include "benchfs/protocol/placement.hpp"
 #include "handlers.hpp"
 
 namespace benchfs::server {
@@ -192,7 +192,7 @@ void handle_statfs(RequestHost& t, OpCtx* ctx) {
 
 // A chunk request must come to the chunk's holder and stay inside the chunk.
 Status check_chunk(const ServerFacts& s, const wire::Request& req) {
-  if (storage::chunk_holder(req.ino, req.index, s.servers) != s.node)
+  if (placement::chunk_holder(req.ino, req.index, s.servers) != s.node)
     return Status(EINVAL, "chunk sent to the wrong server");
   if (req.offset > s.chunk_size || req.length > s.chunk_size - req.offset)
     return Status(EINVAL, "range outside the chunk");

@@ -5,7 +5,7 @@
 
 #include <ucp/api/ucp.h>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "progress_thread.hpp"
 
 namespace benchfs::server {

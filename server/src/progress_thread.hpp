@@ -13,9 +13,9 @@
 
 #include "benchfs/core/inbox.hpp"
 #include "benchfs/core/topology.hpp"
-#include "benchfs/net/codec.hpp"
 #include "benchfs/net/poll.hpp"
 #include "benchfs/net/ucx.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "benchfs/registry/client_registry.hpp"
 #include "benchfs/server/options.hpp"
 #include "benchfs/storage/chunk_store.hpp"

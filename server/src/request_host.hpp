@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 #include "benchfs/storage/chunk_store.hpp"
 #include "benchfs/storage/metadata_store.hpp"
 #include "stats.hpp"

@@ -24,7 +24,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "benchfs/net/codec.hpp"
+#include "benchfs/protocol/codec.hpp"
 
 namespace benchfs::server {
 
