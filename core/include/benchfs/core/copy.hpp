@@ -15,7 +15,7 @@ namespace benchfs {
 /// are not 32-byte aligned to each other, and std::memcpy otherwise, for
 /// short copies and on other architectures. The kernel's copies (cma's
 /// process_vm_readv) have the same trait, which is why the client reads
-/// misaligned buffers through a bounce buffer (capi/src/fs.cpp).
+/// misaligned buffers through a bounce buffer (client/src/fs.cpp).
 /// perf/copy_bench measures both on the machine at hand.
 void copy_bytes(void* dst, const void* src, size_t n);
 
