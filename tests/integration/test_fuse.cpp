@@ -414,8 +414,11 @@ TEST_F(Fuse, ServersGoneUnderTheMount) {
   EXPECT_GT(worked, 0) << "files of the live one";
   std::string out;
   EXPECT_NE(sh("ls " + in_mnt("d") + " 2>&1", &out, 20000), 0) << "a listing needs every server";
-  // Now every server is gone: everything fails, nothing hangs.
-  kill(stopped, SIGCONT);
+  // Now every server is gone: everything fails, nothing hangs. (SIGKILL
+  // ends the stopped server as it is. Resumed first, it would take up the
+  // connection attempts queued to it and die in the middle of them, and
+  // UCX 1.13 can abort a client in that race: docs/RECOVERY.md, "Known
+  // issue".)
   job_->kill_all();
   worked = failed = 0;
   cat_all(&worked, &failed);
