@@ -16,10 +16,7 @@
 #include "process.hpp"
 
 using benchfs::Status;
-using benchfs::capi::fail;
-using benchfs::capi::guarded;
-using benchfs::capi::not_initialized;
-using benchfs::capi::Use;
+using namespace benchfs::capi;  // the C API's own helpers (process.hpp)
 
 namespace {
 
@@ -315,15 +312,15 @@ int benchfs_get_client_stats(benchfs_client_stats* out) {
   if (use.get() == nullptr) return not_initialized();
   if (out == nullptr) return fail(EINVAL, "benchfs_get_client_stats: NULL");
   const benchfs::client::ClientStats s = use.client()->stats();
-  out->rpcs = s.rpcs;
-  out->sleeps = s.sleeps;
-  out->wakeups = s.wakeups;
-  out->preempted_spins = s.preempted_spins;
-  out->connects = s.connects;
-  out->reconnects = s.reconnects;
-  out->retries = s.retries;
-  out->timeouts = s.timeouts;
-  out->yields = s.yields;
+  *out = benchfs_client_stats{.rpcs = s.rpcs,
+                              .sleeps = s.sleeps,
+                              .wakeups = s.wakeups,
+                              .preempted_spins = s.preempted_spins,
+                              .connects = s.connects,
+                              .reconnects = s.reconnects,
+                              .retries = s.retries,
+                              .timeouts = s.timeouts,
+                              .yields = s.yields};
   return 0;
 }
 

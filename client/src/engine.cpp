@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <mutex>
+#include <tuple>
 
 #include "benchfs/core/clock.hpp"
 #include "benchfs/core/copy.hpp"
@@ -410,11 +411,8 @@ ClientStats Client::stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   ClientStats s = stats_;
   const net::IdleStats& p = policy_.stats();
-  s.sleeps = p.sleeps;
-  s.wakeups = p.wakeups;
-  s.preempted_spins = p.preempted_spins;
-  s.congested_sleeps = p.congested_sleeps;
-  s.yields = p.yields;
+  std::tie(s.sleeps, s.wakeups, s.preempted_spins, s.congested_sleeps, s.yields) =
+      std::tie(p.sleeps, p.wakeups, p.preempted_spins, p.congested_sleeps, p.yields);
   return s;
 }
 

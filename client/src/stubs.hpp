@@ -46,13 +46,7 @@ inline wire::Request set_size(std::string_view path, uint64_t ino, uint64_t size
 /// WRITE_CHUNK or READ_CHUNK (op) of `length` bytes at `offset` inside
 /// chunk `index` of inode `ino`.
 inline wire::Request chunk(wire::Op op, uint64_t ino, uint64_t index, uint64_t offset, uint64_t length) {
-  wire::Request req;
-  req.op = op;
-  req.ino = ino;
-  req.index = index;
-  req.offset = offset;
-  req.length = length;
-  return req;
+  return wire::Request{.op = op, .ino = ino, .index = index, .offset = offset, .length = length};
 }
 
 /// REMOVE_CHUNKS: the chunks of `ino` a server holds, but its first `keep` bytes.

@@ -33,14 +33,12 @@ wire::Attr to_attr(const Inode& in) {
 }
 
 Inode from_attr(const wire::Attr& a) {
-  Inode in;
-  in.ino = a.ino;
-  in.size = a.size;
-  in.mode = a.mode;
-  in.atime_ns = a.atime_ns;
-  in.mtime_ns = a.mtime_ns;
-  in.ctime_ns = a.ctime_ns;
-  return in;
+  return Inode{.ino = a.ino,
+               .mode = a.mode,
+               .size = a.size,
+               .atime_ns = a.atime_ns,
+               .mtime_ns = a.mtime_ns,
+               .ctime_ns = a.ctime_ns};
 }
 
 void reply_attr(RequestHost& t, OpCtx* ctx, const Result<Inode>& r) {

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "benchfs/protocol/codec.hpp"
@@ -383,34 +384,25 @@ TEST(Codec, RepliesRoundTrip) {
     EXPECT_EQ(d->request_id, r.request_id);
     EXPECT_EQ(d->status, 0);
     switch (q.op) {
+      // Each op's own reply fields, compared as one tuple per op.
       case Op::kRegisterClient:
-        EXPECT_EQ(d->session, 11u);
-        EXPECT_EQ(d->thread, 2u);
-        EXPECT_EQ(d->node, 3u);
+        EXPECT_EQ(std::tie(d->session, d->thread, d->node), std::make_tuple(11u, 2u, 3u));
         break;
       case Op::kStat:
       case Op::kSetAttr:
-        EXPECT_EQ(d->attr.ino, 1u);
-        EXPECT_EQ(d->attr.mode, 0100644u);
-        EXPECT_EQ(d->attr.ctime_ns, 30);
+        EXPECT_EQ(std::tie(d->attr.ino, d->attr.mode, d->attr.ctime_ns), std::make_tuple(1u, 0100644u, 30));
         break;
       case Op::kReaddir:
-        EXPECT_EQ(d->cookie, 66u);
-        EXPECT_EQ(d->count, 5u);
-        EXPECT_EQ(d->eof, 1u);
+        EXPECT_EQ(std::tie(d->cookie, d->count, d->eof), std::make_tuple(66u, 5u, 1u));
         break;
       case Op::kReadChunk:
         EXPECT_EQ(d->length, 44u);
         break;
       case Op::kRename:
-        EXPECT_EQ(d->attr.ino, 1u);
-        EXPECT_EQ(d->attr2.ino, 9u);
-        EXPECT_EQ(d->attr2.size, 8u);
+        EXPECT_EQ(std::tie(d->attr.ino, d->attr2.ino, d->attr2.size), std::make_tuple(1u, 9u, 8u));
         break;
       case Op::kStatfs:
-        EXPECT_EQ(d->capacity, 1ull << 33);
-        EXPECT_EQ(d->used, 12345u);
-        EXPECT_EQ(d->files, 17u);
+        EXPECT_EQ(std::tie(d->capacity, d->used, d->files), std::make_tuple(1ull << 33, 12345u, 17u));
         break;
       default:
         break;

@@ -34,11 +34,11 @@ struct Request {
   uint32_t mode = 0;         ///< CREATE, MKDIR: permission bits
   uint32_t open_flags = 0;   ///< CREATE, OPEN: O_* flags
   uint32_t max_entries = 0;  ///< READDIR: page size
-  Attr attr;                 ///< RENAME with kFlagRenameAttach: the inode to install
+  Attr attr{};               ///< RENAME with kFlagRenameAttach: the inode to install
 
-  std::string_view path;       ///< metadata ops
-  std::string_view path2;      ///< RENAME: destination
-  std::string_view client_id;  ///< REGISTER_CLIENT
+  std::string_view path{};       ///< metadata ops
+  std::string_view path2{};      ///< RENAME: destination
+  std::string_view client_id{};  ///< REGISTER_CLIENT
   /// Field by field (the views by their bytes).
   bool operator==(const Request&) const = default;
 };
