@@ -258,15 +258,8 @@ unsigned Client::progress_until_idle() {
   unsigned events = 0;
   while (unsigned n = worker_->progress()) events += n;
   if (maintenance_) close_marked();
-  for (size_t i = 0; i < orphans_.size();) {
-    if (!orphans_[i].req.in_progress()) {
-      orphans_[i].req.reset();
-      orphans_[i] = std::move(orphans_.back());
-      orphans_.pop_back();
-    } else {
-      ++i;
-    }
-  }
+  // A finished orphan goes with its buffers (its Request frees the request).
+  std::erase_if(orphans_, [](const Orphan& o) { return !o.req.in_progress(); });
   closes_.reap();
   return events;
 }
