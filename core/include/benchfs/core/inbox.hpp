@@ -2,8 +2,12 @@
 // Inbox: the lock-free queue through which other threads hand work to a
 // progress thread (moodycamel::ConcurrentQueue underneath). Producers that
 // push often (the accept thread) hold a Producer token and are bounded by the
-// preallocated capacity; rare control messages use push(), which may grow
-// the queue rather than lose a message. One consumer drains in batches.
+// capacity given at construction (counted in items, not in the queue's
+// blocks: moodycamel keeps a token producer's blocks for that producer, so a
+// bound made of its preallocated blocks alone lets one producer hoard them
+// and starve the others for good); rare control messages use push(), which
+// may grow the queue rather than lose a message. One consumer drains in
+// batches.
 
 #include <concurrentqueue/concurrentqueue.h>
 
@@ -26,13 +30,16 @@ class Inbox {
     moodycamel::ProducerToken token_;
   };
 
-  explicit Inbox(size_t capacity) : q_(capacity) {}
+  explicit Inbox(size_t capacity) : q_(capacity), capacity_(capacity) {}
   Inbox(const Inbox&) = delete;
   Inbox& operator=(const Inbox&) = delete;
 
-  /// Bounded: false when the preallocated room is used up.
+  /// Bounded: false while `capacity` items wait (concurrent token producers
+  /// may overshoot by one item each). The room comes back as the consumer
+  /// drains, to every producer alike.
   bool try_push(Producer& p, T&& item) {
-    if (!q_.try_enqueue(p.token_, std::move(item))) return false;
+    if (count_.load(std::memory_order_acquire) >= capacity_) return false;
+    q_.enqueue(p.token_, std::move(item));
     count_.fetch_add(1, std::memory_order_release);
     return true;
   }
@@ -71,6 +78,7 @@ class Inbox {
 
  private:
   moodycamel::ConcurrentQueue<T> q_;
+  const size_t capacity_;
   std::atomic<size_t> count_{0};
   // The consumer's landing slots, made once: an empty pass costs no
   // construction of items.
