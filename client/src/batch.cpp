@@ -120,12 +120,8 @@ class Client::Batch {
   void finish(size_t si) {
     Pending& p = slots_[si];
     Call& call = calls_[slot_call_[si]];
-    if (p.err != 0) {
-      call.status = Status(p.err, std::string(wire::op_name(p.op)) + ": " + p.err_msg);
-    } else if (p.recv_len != 0 && p.reply.length != p.recv_len &&
-               (p.op == wire::Op::kPing || p.op == wire::Op::kReadChunk)) {
-      call.status = Status(EPROTO, "reply data length does not match its header");
-    } else {
+    call.status = p.outcome();
+    if (call.status) {
       call.reply = p.reply;
       call.recv_len = p.recv_len;
     }

@@ -15,6 +15,7 @@
 #include "benchfs/client/engine.hpp"
 #include "benchfs/core/clock.hpp"
 #include "engine_internal.hpp"
+#include "stubs.hpp"
 
 namespace benchfs::client {
 
@@ -67,11 +68,7 @@ void Client::start_connect(Conn& c) {
     return;
   }
   c.state = Conn::State::kRegistering;
-  wire::Request req;
-  req.op = wire::Op::kRegisterClient;
-  req.secret = secret_;
-  req.client_id = opts_.client_id;
-  if (auto st = post(c, *reg, req, nullptr, 0); !st) fail(st);
+  if (auto st = post(c, *reg, stub::register_client(secret_, opts_.client_id), nullptr, 0); !st) fail(st);
 }
 
 bool Client::is_retiring(const Conn& c) const {

@@ -16,6 +16,7 @@
 #include "benchfs/core/units.hpp"
 #include "benchfs/registry/trust.hpp"
 #include "engine_internal.hpp"
+#include "stubs.hpp"
 
 namespace benchfs::client {
 
@@ -319,10 +320,7 @@ Result<wire::Reply> Client::call_once(std::unique_lock<std::mutex>& lock, Conn& 
     return Status(ETIMEDOUT, std::string(wire::op_name(req.op)) + " to node_" + std::to_string(c.index) +
                                  ": " + st.message());
   }
-  if (p.err != 0) return Status(p.err, std::string(wire::op_name(req.op)) + ": " + p.err_msg);
-  if (p.recv_len != 0 && p.reply.length != p.recv_len &&
-      (p.op == wire::Op::kPing || p.op == wire::Op::kReadChunk))
-    return Status(EPROTO, "reply data length does not match its header");
+  if (auto out = p.outcome(); !out) return out;
   if (recv_len != nullptr) *recv_len = p.recv_len;
   return p.reply;
 }
@@ -381,9 +379,7 @@ Status Client::ping(uint32_t server, const void* payload, size_t len, void* echo
     scratch.resize(len);
     dst = scratch.data();
   }
-  wire::Request req;
-  req.op = wire::Op::kPing;
-  req.length = len;
+  wire::Request req = stub::ping(len);
   auto r = call(server, req, payload, len, dst, len, /*idempotent=*/true);
   if (!r) return r.status();
   if (r->status != 0) return Status(-r->status, "ping refused by node_" + std::to_string(server));
@@ -392,8 +388,7 @@ Status Client::ping(uint32_t server, const void* payload, size_t len, void* echo
 }
 
 Status Client::shutdown_server(uint32_t server) {
-  wire::Request req;
-  req.op = wire::Op::kShutdown;
+  wire::Request req = stub::shutdown();
   auto r = call(server, req, nullptr, 0, nullptr, 0, /*idempotent=*/false);
   if (!r) return r.status();
   if (r->status != 0) return Status(-r->status, "shutdown refused by node_" + std::to_string(server));

@@ -67,6 +67,14 @@ struct Client::Pending {
   /// which may be after the call gave up (Client::abandon keeps them).
   std::unique_ptr<SendBuffers> bufs;
   [[nodiscard]] bool finished() const { return done && !send_req.has_request() && !recv_req.has_request(); }
+  /// A finished request's outcome: its local failure, a reply whose data
+  /// does not match its header (EPROTO), or ok (the reply is in `reply`).
+  [[nodiscard]] Status outcome() const {
+    if (err != 0) return Status(err, std::string(wire::op_name(op)) + ": " + err_msg);
+    if (recv_len != 0 && reply.length != recv_len && (op == wire::Op::kPing || op == wire::Op::kReadChunk))
+      return Status(EPROTO, "reply data length does not match its header");
+    return Status();
+  }
 };
 
 struct Client::Conn {

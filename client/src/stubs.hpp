@@ -1,7 +1,8 @@
 #pragma once
-// Typed stubs of the file-system RPCs: the wire::Request of each op
-// FileSystem sends, with the fields that op reads and nothing else. Paths
-// are views of the caller's strings, which must outlive the call.
+// Typed stubs of the RPCs: the wire::Request of each op the client sends
+// (FileSystem's file-system calls, the engine's PING, SHUTDOWN and
+// REGISTER_CLIENT), with the fields that op reads and nothing else. Paths
+// and ids are views of the caller's strings, which must outlive the call.
 
 #include <fcntl.h>
 
@@ -125,6 +126,20 @@ inline wire::Request readdir(std::string_view path, bool attrs, uint64_t cookie)
   req.path = path;
   req.cookie = cookie;
   req.max_entries = wire::kMaxReaddirEntries;
+  return req;
+}
+
+/// PING with `length` bytes of payload, echoed back.
+inline wire::Request ping(uint64_t length) { return wire::Request{.op = wire::Op::kPing, .length = length}; }
+
+inline wire::Request shutdown() { return wire::Request{.op = wire::Op::kShutdown}; }
+
+/// REGISTER_CLIENT: `client_id` proves itself with the registry's `secret`.
+inline wire::Request register_client(uint64_t secret, std::string_view client_id) {
+  wire::Request req;
+  req.op = wire::Op::kRegisterClient;
+  req.secret = secret;
+  req.client_id = client_id;
   return req;
 }
 
