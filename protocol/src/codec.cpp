@@ -7,7 +7,7 @@
 #include <limits>
 #include <string>
 
-namespace benchfs::wire {
+namespace benchfs::protocol::wire {
 
 // Each op's request and reply fields are declared once, in request_fields
 // and reply_fields below; its name, data kind, flags and inode rule in
@@ -604,4 +604,4 @@ Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uin
   return out;
 }
 
-}  // namespace benchfs::wire
+}  // namespace benchfs::protocol::wire

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace benchfs::placement {
+namespace benchfs::protocol::placement {
 
 namespace {
 
@@ -33,4 +33,4 @@ uint64_t path_hash(std::string_view path) {
   return mix_bits(h);
 }
 
-}  // namespace benchfs::placement
+}  // namespace benchfs::protocol::placement

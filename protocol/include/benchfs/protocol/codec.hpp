@@ -13,7 +13,7 @@
 #include "benchfs/core/status.hpp"
 #include "benchfs/protocol/wire.hpp"
 
-namespace benchfs::wire {
+namespace benchfs::protocol::wire {
 
 /// A decoded or to-be-encoded request. Which fields are meaningful depends on
 /// `op` (see the table in codec.cpp); the string views point into the AM data
@@ -135,4 +135,4 @@ Result<std::vector<DirentView>> decode_dirents(const void* data, size_t len, uin
 /// "." / ".." components, length 1..kMaxPath.
 Status validate_path(std::string_view path);
 
-}  // namespace benchfs::wire
+}  // namespace benchfs::protocol::wire

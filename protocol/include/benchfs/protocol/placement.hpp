@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace benchfs::placement {
+namespace benchfs::protocol::placement {
 
 /// Full avalanche of one 64-bit word (the splitmix64 finalizer): what
 /// path_hash() ends with, and the chunk store's key hash.
@@ -39,4 +39,9 @@ inline uint32_t chunk_holder(uint64_t ino, uint64_t index, uint32_t servers) {
   return servers == 0 ? 0 : static_cast<uint32_t>((inode_owner(ino) + index) % servers);
 }
 
-}  // namespace benchfs::placement
+}  // namespace benchfs::protocol::placement
+
+namespace benchfs {
+/// The protocol module's parts by their short names (benchfs::placement).
+namespace placement = protocol::placement;
+}  // namespace benchfs

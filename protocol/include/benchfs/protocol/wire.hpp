@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace benchfs::wire {
+namespace benchfs::protocol::wire {
 
 inline constexpr uint16_t kMagic = 0xBF5A;
 inline constexpr uint8_t kVersion = 1;
@@ -192,4 +192,9 @@ struct Attr {
 };
 inline constexpr size_t kAttrSize = 48;
 
-}  // namespace benchfs::wire
+}  // namespace benchfs::protocol::wire
+
+namespace benchfs {
+/// The protocol module's parts by their short names (benchfs::wire).
+namespace wire = protocol::wire;
+}  // namespace benchfs
