@@ -960,6 +960,30 @@ TEST(ChunkStoreReserve, FirstFillAtNormalPriorityUntilDataIsServed) {
   EXPECT_EQ(await_refill_policy(SCHED_IDLE), SCHED_IDLE);
 }
 
+// A write phase that runs past the reserve: once writes have taken three
+// quarters of it, the refill populates buffers while they go on (data is
+// served every few ms, never a quiet spell), so later writes find warm
+// buffers instead of faulting their own. Before, the refill waited for a
+// quiet spell and every write past the reserve faulted on its own path.
+TEST(ChunkStoreReserve, RefillKeepsAheadOfWritesPastTheReserve) {
+  constexpr uint64_t kReserve = 8;
+  constexpr uint64_t kMaxChunks = 300;
+  ChunkStore s(kCs, 0, pool_opts(512 * kCs, true, kReserve * kCs));
+  ASSERT_TRUE(s.wait_reserve(20000));
+  ASSERT_EQ(s.stats().pool.refilled, kReserve);
+  uint64_t written = 0;
+  while (written < kMaxChunks && s.stats().pool.refilled < 2 * kReserve) {
+    ++written;
+    write_pat(s, {written, 0}, 0, kCs, written);  // whole chunks: pool buffers
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  const auto st = s.stats().pool;
+  EXPECT_GE(st.refilled, 2 * kReserve) << "the refill did not run during " << written << " writes";
+  EXPECT_LT(st.acquired_cold, written - kReserve) << "no write found a buffer the refill populated";
+  for (uint64_t c = 1; c <= written; ++c)
+    ASSERT_EQ(mismatches(read_all(s, {c, 0}, 0, kCs), 0, 0, kCs, c), 0u) << "chunk " << c;
+}
+
 TEST(ChunkStoreReserve, NoReserveNoThreadAndWaitSaysSo) {
   ChunkStore s(kCs, 0, pool_opts(8 * kCs, true, 0));
   EXPECT_TRUE(s.wait_reserve(0)) << "nothing to wait for";

@@ -24,11 +24,13 @@
 // first serves data (wait_reserve() waits for that and fills beside it), and
 // tops the warm list up after acquire() takes from it, one buffer at a time,
 // at the lowest CPU priority (SCHED_IDLE: it runs only on a core that
-// nothing else wants) and only once the owner has served no data for 20 ms
-// (between benchmark phases, never during one: a refill thread beside a
-// busy server and client also made adaptive polling see the machine as
-// oversubscribed; 64 KiB reads swung 10x, a first write phase fell from
-// 2,500 to 230 MiB/s). Pages are
+// nothing else wants): while the owner serves data, only once writes have
+// taken three quarters of the reserve (a write phase running past it, whose
+// writes would otherwise fault every buffer on their own path); else once
+// the owner has served no data for 20 ms (between benchmark phases: a
+// refill thread beside a busy server and client also made adaptive polling
+// see the machine as oversubscribed; 64 KiB reads swung 10x, a first write
+// phase fell from 2,500 to 230 MiB/s). Pages are
 // made resident by a write per page (with huge pages one fault per 2 MiB:
 // about 140-200 us per MiB here once the VM's memory is backed by the host,
 // 1.4-2 ms on memory the VM never touched; 4 KiB pages cost 500-750 us).
@@ -97,7 +99,9 @@ class BufferPool {
   /// first writes find resident memory. Returns the warm bytes after it.
   uint64_t prefault(uint64_t bytes);
   /// The owner is serving data (any read or write): top-ups wait until it
-  /// has been quiet for 20 ms. Cheap enough for every request (one relaxed
+  /// has been quiet for 20 ms, unless writes are taking buffers (acquire
+  /// within those 20 ms): then the refill keeps ahead of them on the CPU
+  /// time nothing else wants. Cheap enough for every request (one relaxed
   /// load, a store at most once per millisecond).
   void note_activity() {
     const uint64_t now = coarse_ns();
@@ -148,6 +152,7 @@ class BufferPool {
   uint64_t created_ns_ = 0;
   uint64_t full_ns_ = 0;
   std::atomic<uint64_t> last_activity_ns_{0};  ///< coarse_ns() of the last note_activity()
+  uint64_t last_acquire_ns_ = 0;               ///< coarse_ns() of the last acquire() (guarded by mu_)
   struct Slab {
     void* base = nullptr;
     size_t length = 0;
