@@ -14,6 +14,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace benchfs {
@@ -30,7 +31,7 @@ class Inbox {
     moodycamel::ProducerToken token_;
   };
 
-  explicit Inbox(size_t capacity) : q_(capacity), capacity_(capacity) {}
+  explicit Inbox(size_t capacity) : q_(capacity), capacity_(static_cast<int64_t>(capacity)) {}
   Inbox(const Inbox&) = delete;
   Inbox& operator=(const Inbox&) = delete;
 
@@ -38,7 +39,7 @@ class Inbox {
   /// may overshoot by one item each). The room comes back as the consumer
   /// drains, to every producer alike.
   bool try_push(Producer& p, T&& item) {
-    if (count_.load(std::memory_order_acquire) >= capacity_) return false;
+    if (count_.load(std::memory_order_acquire) >= capacity_) return false;  // signed: see count_
     q_.enqueue(p.token_, std::move(item));
     count_.fetch_add(1, std::memory_order_release);
     return true;
@@ -54,7 +55,7 @@ class Inbox {
   size_t drain(F&& f) {
     // One shared load decides an empty pass; the queue's own emptiness check
     // walks every producer.
-    if (count_.load(std::memory_order_acquire) == 0) return 0;
+    if (count_.load(std::memory_order_acquire) <= 0) return 0;
     size_t total = 0;
     for (;;) {
       const size_t n = q_.try_dequeue_bulk(batch_.begin(), batch_.size());
@@ -63,7 +64,7 @@ class Inbox {
         batch_[i] = T();  // release what the item held now, not at the next batch
       }
       total += n;
-      count_.fetch_sub(n, std::memory_order_relaxed);
+      count_.fetch_sub(static_cast<int64_t>(n), std::memory_order_relaxed);
       if (n < batch_.size()) return total;
     }
   }
@@ -74,12 +75,21 @@ class Inbox {
     return true;
   }
   /// Items pushed and not yet taken (exact once pushes have returned).
-  [[nodiscard]] size_t size_approx() const { return count_.load(std::memory_order_acquire); }
+  [[nodiscard]] size_t size_approx() const {
+    const int64_t n = count_.load(std::memory_order_acquire);
+    return n > 0 ? static_cast<size_t>(n) : 0;
+  }
 
  private:
   moodycamel::ConcurrentQueue<T> q_;
-  const size_t capacity_;
-  std::atomic<size_t> count_{0};
+  const int64_t capacity_;
+  /// Items pushed minus items taken. Signed: a producer counts its item
+  /// after enqueueing it, so the consumer may take (and subtract) it first,
+  /// and the count dips below zero until that producer runs again. Unsigned,
+  /// that dip read as a huge count, and try_push turned connections away for
+  /// as long as the producer stayed off the CPU (seconds, under TSan and 64
+  /// clients: Load.SixtyFourConnectionsAgainstCapacitySixteen timed out).
+  std::atomic<int64_t> count_{0};
   // The consumer's landing slots, made once: an empty pass costs no
   // construction of items.
   std::array<T, 64> batch_{};
