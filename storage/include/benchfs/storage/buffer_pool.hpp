@@ -100,8 +100,9 @@ class BufferPool {
   uint64_t prefault(uint64_t bytes);
   /// The owner is serving data (any read or write): top-ups wait until it
   /// has been quiet for 20 ms, unless writes are taking buffers (acquire
-  /// within those 20 ms): then the refill keeps ahead of them on the CPU
-  /// time nothing else wants. Cheap enough for every request (one relaxed
+  /// within those 20 ms) and have taken three quarters of the reserve: then
+  /// the refill keeps ahead of them on the CPU time nothing else wants.
+  /// Cheap enough for every request (one relaxed
   /// load, a store at most once per millisecond).
   void note_activity() {
     const uint64_t now = coarse_ns();
